@@ -1,0 +1,46 @@
+# Two commands for a new user: `make demo` (the whole job on built-in sample data) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo
+
+.PHONY: setup test demo bench lint clean services
+
+setup: $(STAMP)
+
+# Idempotent: reinstalls only when pyproject.toml changes. mosquitto (for the MQTT tests) comes
+# from apt where this runs as root; elsewhere those tests skip and say why.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[all,dev]'
+	@$(MAKE) --no-print-directory services
+	touch $(STAMP)
+
+services:
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then \
+	  echo "mosquitto: present"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null) \
+	    || echo "mosquitto: apt-get failed; MQTT tests will skip"; \
+	else \
+	  echo "mosquitto: not installed and apt-get unavailable (or not root); MQTT tests will skip"; \
+	fi
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+demo: setup
+	$(BIN)/python -m gain_mtl.demo --out $(DEMO)
+
+bench: setup
+	$(BIN)/python benchmarks/latency.py
+
+lint: setup
+	$(BIN)/python -m vermin --target=3.10- --no-tips --violations edge
+	$(BIN)/python -m compileall -q gain_mtl calibration edge
+
+clean:
+	rm -rf $(VENV) $(DEMO) build dist *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

