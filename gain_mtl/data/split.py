@@ -1,0 +1,163 @@
+"""Seeded, stratified train/val split, recorded as a manifest in the run folder.
+
+The manifest (``split.json``) lists every file of train, val and test with paths relative to the
+data root, so a run can be reproduced on another machine and the INT8 calibration set can later be
+drawn from val only. Its digest covers the file lists alone, so the same split has the same digest
+wherever the data lives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence, TypeVar
+
+from gain_mtl.data.layout import DataError, Sample, data_root_of
+
+MANIFEST_FORMAT = "gain-mtl-split/1"
+PARTS = ("train", "val", "test")
+T = TypeVar("T")
+
+
+def holdout(items: Sequence[T], ratio: float, rng: random.Random) -> tuple[list[T], list[T]]:
+    """Shuffle ``items`` with ``rng`` and hold out ``round(len * ratio)`` of them.
+
+    Any group of two or more keeps at least one item on each side when ``0 < ratio < 1``, so a
+    small class is never missing from either part. Returns ``(kept, held)`` in the input's order.
+    """
+    if not 0.0 <= ratio < 1.0:
+        raise DataError(f"split ratio {ratio} must be in [0, 1)")
+    n = len(items)
+    n_held = round(n * ratio)
+    if ratio > 0 and n >= 2:
+        n_held = min(max(n_held, 1), n - 1)
+    order = list(range(n))
+    rng.shuffle(order)
+    held = set(order[:n_held])
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
+
+
+@dataclass
+class SplitManifest:
+    """The three parts of a run's data; ``root`` turns the manifest's relative paths absolute."""
+
+    root: Path
+    train: list[Sample]
+    val: list[Sample]
+    test: list[Sample]
+    seed: int | None = None
+    val_ratio: float | None = None
+
+    def parts(self) -> dict[str, list[Sample]]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    def _entry(self, sample: Sample) -> dict[str, Any]:
+        def rel(path: Path) -> str:
+            try:
+                return path.relative_to(self.root).as_posix()
+            except ValueError:
+                raise DataError(
+                    f"{path} is not under the data root {self.root}; a manifest records paths "
+                    "relative to one root, so keep every sample in one dataset folder"
+                ) from None
+
+        return {"image": rel(sample.image), "label": sample.label,
+                "mask": rel(sample.mask) if sample.mask else None}
+
+    def _lists(self) -> dict[str, list[dict[str, Any]]]:
+        return {name: [self._entry(s) for s in samples] for name, samples in self.parts().items()}
+
+    def digest(self) -> str:
+        """sha256 of the file lists (relative paths, labels, masks), recorded in checkpoints."""
+        payload = json.dumps(self._lists(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(payload).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        lists = self._lists()
+        return {"format": MANIFEST_FORMAT, "seed": self.seed, "val_ratio": self.val_ratio,
+                "digest": self.digest(),
+                "counts": {name: len(items) for name, items in lists.items()}, **lists}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], root: str | Path) -> SplitManifest:
+        """Rebuild a manifest under ``root``; raises DataError if it was edited or is another format."""
+        if data.get("format") != MANIFEST_FORMAT:
+            raise DataError(
+                f"not a split manifest of this kit (format {data.get('format')!r}, "
+                f"expected {MANIFEST_FORMAT!r})"
+            )
+        root = Path(root).resolve()
+        parts = {}
+        for name in PARTS:
+            parts[name] = [
+                Sample(image=root / e["image"], label=int(e["label"]), split=name,
+                       mask=root / e["mask"] if e.get("mask") else None)
+                for e in data.get(name, [])
+            ]
+        manifest = cls(root=root, seed=data.get("seed"), val_ratio=data.get("val_ratio"), **parts)
+        if data.get("digest") not in (None, manifest.digest()):
+            raise DataError(
+                "split manifest's file lists do not match its digest (edited by hand?); "
+                "make a new split instead of editing one"
+            )
+        return manifest
+
+
+def make_split(samples: Sequence[Sample], val_ratio: float, seed: int) -> SplitManifest:
+    """Hold out ``val_ratio`` of each class of the train split as val; test stays as on disk.
+
+    Deterministic for a seed: samples are sorted first, each class is shuffled by its own
+    generator, so adding normals never reshuffles the defectives.
+    """
+    if not samples:
+        raise DataError("no samples to split; scan a dataset folder first")
+    roots = {data_root_of(s) for s in samples}
+    if len(roots) != 1:
+        raise DataError(f"samples come from several data roots ({', '.join(map(str, sorted(roots)))}); use one")
+    ordered = sorted(samples, key=lambda s: str(s.image))
+    train: list[Sample] = []
+    val: list[Sample] = []
+    for label in sorted({s.label for s in ordered}):
+        group = [s for s in ordered if s.split == "train" and s.label == label]
+        kept, held = holdout(group, val_ratio, random.Random(f"{seed}:{label}"))
+        train += [replace(s, split="train") for s in kept]
+        val += [replace(s, split="val") for s in held]
+    test = [s for s in ordered if s.split == "test"]
+    if not train:
+        raise DataError("no training samples: the dataset's images/train/ is empty")
+    return SplitManifest(root=roots.pop(), train=train, val=val, test=test, seed=seed,
+                         val_ratio=val_ratio)
+
+
+def write_manifest(manifest: SplitManifest, path: str | Path) -> Path:
+    """Write ``split.json`` atomically, paths relative to the data root."""
+    from edge.atomic import atomic_write_json
+
+    return atomic_write_json(path, manifest.to_json())
+
+
+def read_manifest(path: str | Path, root: str | Path) -> SplitManifest:
+    """Read a split manifest and check that every file it lists exists under ``root``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: split manifest not found; train once to make it") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); make a new split") from None
+    try:
+        manifest = SplitManifest.from_json(data, root)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    for samples in manifest.parts().values():
+        for s in samples:
+            for file in (s.image, s.mask):
+                if file is not None and not file.is_file():
+                    raise DataError(
+                        f"{path} lists {file}, which does not exist; pass the data root this "
+                        "split was made from"
+                    )
+    return manifest
