@@ -322,7 +322,7 @@ def spec_from_openvino(path: str | os.PathLike) -> BundleSpec:
     model = ov.Core().read_model(str(path))
     if not model.has_rt_info([METADATA_KEY]):
         raise BundleError(f"{path}: no '{METADATA_KEY}' entry in rt_info; it was not exported by gainctl export")
-    return BundleSpec.from_json(str(model.get_rt_info([METADATA_KEY])), f"{path} (rt_info)")
+    return BundleSpec.from_json(model.get_rt_info([METADATA_KEY]).astype(str), f"{path} (rt_info)")
 
 
 def mirror_into_onnx(model: Any, spec: BundleSpec) -> None:

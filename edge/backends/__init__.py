@@ -1,0 +1,110 @@
+"""Inference backends and the one table that describes them.
+
+Everything that needs to know which backends exist (``open_runner``, ``gainctl run``, the
+benchmarks) reads ``BACKENDS``; nothing else lists them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.backends.base import BackendError, Runner
+from edge.bundle import Bundle, load_bundle
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    module: str            # where the runner class lives
+    runner: str            # its class name
+    artifact_format: str   # the bundle artifact format it loads
+    precisions: tuple[str, ...]
+    extra: str             # pip extra that installs it
+    requires: tuple[str, ...]  # importable modules it needs
+    # precision -> precision of the artifact it is built from, when it has none of its own
+    # (TensorRT builds FP16 engines from the FP32 ONNX).
+    derived: dict[str, str] = field(default_factory=dict)
+    needs_nvidia: bool = False
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def usable_here(self) -> bool:
+        return self.installed() and (not self.needs_nvidia or has_nvidia_gpu())
+
+    def source(self, bundle: Bundle, precision: str) -> str | None:
+        """Precision of the bundle artifact this backend would load for ``precision``, if any."""
+        if precision not in self.precisions:
+            return None
+        if bundle.has(self.artifact_format, precision):
+            return precision
+        base = self.derived.get(precision)
+        return base if base and bundle.has(self.artifact_format, base) else None
+
+    def load_runner_class(self) -> type[Runner]:
+        return getattr(importlib.import_module(self.module), self.runner)
+
+
+BACKENDS: tuple[BackendInfo, ...] = (
+    BackendInfo("tensorrt", "edge.backends.tensorrt", "TensorRTRunner", "onnx", ("fp32", "fp16", "int8"),
+                "tensorrt", ("tensorrt", "pycuda"), derived={"fp16": "fp32"}, needs_nvidia=True),
+    BackendInfo("openvino", "edge.backends.openvino", "OpenVINORunner", "openvino", ("fp32", "fp16", "int8"),
+                "openvino", ("openvino",)),
+    BackendInfo("onnxruntime", "edge.backends.onnxruntime", "ONNXRuntimeRunner", "onnx", ("fp32", "fp16", "int8"),
+                "edge", ("onnxruntime",)),
+)
+BACKEND_NAMES = tuple(b.name for b in BACKENDS)
+
+
+def has_nvidia_gpu() -> bool:
+    """An NVIDIA GPU driver is present (desktop/server driver or a Jetson's integrated GPU)."""
+    return any(os.path.exists(p) for p in ("/dev/nvidia0", "/dev/nvhost-ctrl-gpu", "/proc/driver/nvidia/version"))
+
+
+def backend_info(name: str) -> BackendInfo:
+    for info in BACKENDS:
+        if info.name == name:
+            return info
+    raise BackendError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKEND_NAMES)}")
+
+
+def available_here(bundle: Bundle) -> list[str]:
+    """``backend/precision`` pairs this machine and this bundle can run, in auto's order."""
+    return [f"{b.name}/{p}" for b in BACKENDS if b.usable_here() for p in b.precisions if b.source(bundle, p)]
+
+
+def choose_backend(bundle: Bundle, backend: str, precision: str) -> BackendInfo:
+    """Resolve ``auto`` and check the choice; BackendError listing what would work."""
+    listing = f"available here: {', '.join(available_here(bundle)) or 'none'} (bundle has {', '.join(bundle.available()) or 'nothing'})"
+    if backend == "auto":
+        for info in BACKENDS:
+            if info.usable_here() and info.source(bundle, precision):
+                return info
+        raise BackendError(f"no backend here can run {precision} from {bundle.folder}; {listing}")
+    info = backend_info(backend)
+    if not info.installed():
+        raise BackendError(f"backend {backend} is not installed: pip install 'gain-mtl[{info.extra}]'; {listing}")
+    if info.needs_nvidia and not has_nvidia_gpu():
+        raise BackendError(f"backend {backend} needs an NVIDIA GPU and none was found; {listing}")
+    if not info.source(bundle, precision):
+        raise BackendError(f"backend {backend} cannot run {precision} from {bundle.folder}; {listing}")
+    return info
+
+
+def open_runner(bundle: Bundle | str | os.PathLike, backend: str = "auto", precision: str = "fp32", **options: Any) -> Runner:
+    """A runner (not yet activated: use it in ``with``) for ``bundle`` on ``backend``."""
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(Path(bundle))
+    info = choose_backend(bundle, backend, precision)
+    source = info.source(bundle, precision)
+    artifact = bundle.artifact(info.artifact_format, source)
+    return info.load_runner_class().for_bundle(bundle, artifact, precision, **options)
+
+
+__all__ = ["BACKENDS", "BACKEND_NAMES", "BackendError", "BackendInfo", "Runner", "available_here",
+           "backend_info", "choose_backend", "open_runner"]

@@ -1,0 +1,1 @@
+"""Builders shared by tests and benchmarks (small models and data, no torch)."""

@@ -1,0 +1,101 @@
+"""A tiny model bundle with the exported graph's exact interface, built without torch.
+
+The graph reads the frame's brightness: ``localization_map`` is a sigmoid of the 4x4-pooled
+grey level, ``attention_map`` the same at 8x8 pooling, ``defect_prob`` the maximum of the
+localization map. So a frame with a bright patch (``synth_frame(defective=True)``) is a defect
+and its region is where the patch is: tests can check decisions and regions against ground truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge.bundle import BundleSpec, InputSpec, describe_artifact, library_versions, mirror_into_onnx, mirror_into_openvino, write_bundle_json
+
+SIZE = 32
+THRESHOLD = 0.5
+BACKGROUND, PATCH = 70, 235  # grey levels: sigmoid(20 * (v/255 - 0.6)) is ~0.003 and ~1.0
+
+
+def build_onnx(path: Path, size: int = SIZE, spec: BundleSpec | None = None) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    def const(name: str, value: float) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    def prob_map(src: str, kernel: int, out: str) -> list:
+        return [
+            helper.make_node("AveragePool", [src], [f"{out}_pool"], kernel_shape=[kernel, kernel], strides=[kernel, kernel]),
+            helper.make_node("Sub", [f"{out}_pool", "centre"], [f"{out}_c"]),
+            helper.make_node("Mul", [f"{out}_c", "gain"], [f"{out}_s"]),
+            helper.make_node("Sigmoid", [f"{out}_s"], [out]),
+        ]
+
+    nodes = [
+        const("scale", 1.0 / 255.0), const("centre", 0.6), const("gain", 20.0),
+        helper.make_node("Cast", ["image"], ["x"], to=TensorProto.FLOAT),
+        helper.make_node("Transpose", ["x"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("ReduceMean", ["nchw"], ["grey255"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["grey255", "scale"], ["grey"]),
+        *prob_map("grey", 4, "localization_map"),
+        *prob_map("grey", 8, "attention_map"),
+        helper.make_node("ReduceMax", ["localization_map"], ["defect_prob"], axes=[1, 2, 3], keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_gain_mtl",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", size, size, 3])],
+        [
+            helper.make_tensor_value_info("defect_prob", TensorProto.FLOAT, ["N"]),
+            helper.make_tensor_value_info("attention_map", TensorProto.FLOAT, ["N", 1, size // 8, size // 8]),
+            helper.make_tensor_value_info("localization_map", TensorProto.FLOAT, ["N", 1, size // 4, size // 4]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="gain-mtl-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    if spec is not None:
+        mirror_into_onnx(model, spec)
+    onnx.save(model, str(path))
+    return path
+
+
+def build_tiny_bundle(folder: Path, size: int = SIZE, openvino: bool = True) -> Path:
+    """Write ``folder`` with model.onnx, openvino/model.xml|bin (when installed) and bundle.json."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = BundleSpec(
+        input=InputSpec(height=size, width=size), thresholds={"fp32": THRESHOLD}, target_recall=0.95,
+        strategy="S4", backbone="tiny-brightness", config_digest="0" * 64, data_manifest_digest="0" * 64,
+        metrics={"fp32": {"val": {"recall": 1.0}, "test": {"recall": 1.0}}}, versions=library_versions(),
+    )
+    build_onnx(folder / "model.onnx", size, spec)
+    artifacts = [describe_artifact(folder, "model.onnx", "onnx", "fp32")]
+    if openvino:
+        import openvino as ov
+
+        model = ov.convert_model(str(folder / "model.onnx"))
+        mirror_into_openvino(model, spec)
+        (folder / "openvino").mkdir(exist_ok=True)
+        ov.save_model(model, str(folder / "openvino" / "model.xml"), compress_to_fp16=False)
+        artifacts += [
+            describe_artifact(folder, "openvino/model.xml", "openvino", "fp32"),
+            describe_artifact(folder, "openvino/model.bin", "openvino", "fp32", role="weights"),
+        ]
+    spec.artifacts = artifacts
+    write_bundle_json(folder, spec)
+    return folder
+
+
+def synth_frame(defective: bool, width: int = 96, height: int = 72, seed: int = 0) -> np.ndarray:
+    """A BGR frame: grey with mild noise, plus a bright square where ``defective``."""
+    rng = np.random.default_rng(seed)
+    frame = np.clip(rng.normal(BACKGROUND, 6, (height, width, 3)), 0, 255).astype(np.uint8)
+    if defective:
+        side = min(width, height) // 3
+        x = int(rng.integers(0, width - side))
+        y = int(rng.integers(0, height - side))
+        frame[y:y + side, x:x + side] = PATCH
+    return frame
