@@ -1,0 +1,176 @@
+"""Human-readable outputs of a report: markdown tables (one per batch size) and two plots.
+
+Plots need matplotlib, which a camera may lack: then the PNGs are left out with a note, the JSON
+and markdown still come out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from edge.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from edge.bench.schema import Report, Row
+
+ACCURACY_COLUMNS = (("recall", "Recall"), ("precision", "Precision"), ("f1", "F1"),
+                    ("agreement", "Agree FP32"), ("iou", "Loc IoU"))
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def device_line(device: dict[str, Any]) -> str:
+    cpu = device["cpu"]
+    parts = [f"{cpu['model']} ({cpu['usable_cores']} usable of {cpu['logical_cores']} cores, {cpu['arch']})",
+             f"ISA: {', '.join(cpu['isa']) or 'none listed'}"]
+    for gpu in device.get("gpus") or []:
+        parts.append(f"GPU: {gpu['name']}, driver {gpu['driver']}")
+    if device.get("jetson"):
+        parts.append(f"{device['jetson']['model']}, power mode {device['jetson']['power_mode']}")
+    parts.append(device["os"])
+    parts.append(f"Python {device['python']}")
+    return "; ".join(parts)
+
+
+def rows_table(rows: Sequence[Row], with_accuracy: bool, devices: Sequence[str] | None = None) -> list[str]:
+    """Markdown lines for a table of rows; ``devices`` (one per row) adds a Device column (compare)."""
+    head = ["Backend", "Precision", "Status", "Load s", "p50 ms", "p90 ms", "p99 ms", "min ms", "max ms",
+            "Throughput img/s", "vs torch", "Peak RSS MB", "Size MB"]
+    if with_accuracy:
+        head += [title for _, title in ACCURACY_COLUMNS]
+    if devices is not None:
+        head.insert(0, "Device")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for index, row in enumerate(rows):
+        lat = row.latency_ms or {}
+        cells = [row.backend, row.precision, "ok" if row.ok else f"{row.status}: {row.reason}",
+                 _num(row.load_s, 2), _num(lat.get("p50"), 2), _num(lat.get("p90"), 2), _num(lat.get("p99"), 2),
+                 _num(lat.get("min"), 2), _num(lat.get("max"), 2),
+                 _num((row.throughput or {}).get("fps")), _ratio(row.speedup_vs_torch),
+                 _num(row.peak_rss_mb, 0), _num(row.artifact_mb, 2)]
+        if with_accuracy:
+            acc = row.accuracy or {}
+            cells += [_num(acc.get(key), 3) for key, _ in ACCURACY_COLUMNS]
+        if devices is not None:
+            cells.insert(0, devices[index])
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return lines
+
+
+def to_markdown(report: Report) -> str:
+    bundle = report.bundle
+    lines = [f"# Benchmark: {bundle.get('name')} on {report.device['slug']}", "",
+             f"- Command: `{report.command}`", f"- Date: {report.created}",
+             f"- Device: {device_line(report.device)}",
+             "- Libraries: " + ", ".join(f"{k} {v}" for k, v in report.device["libraries"].items()),
+             f"- Bundle: {bundle.get('backbone')} at {bundle.get('image_size')}x{bundle.get('image_size')}, "
+             f"strategy {bundle.get('strategy')}, bundle.json sha256 `{bundle.get('sha256', '')[:16]}`",
+             "- Settings: " + ", ".join(f"{k}={v}" for k, v in report.settings.items()),
+             "", "Latency is synchronous, per batch, after warm-up; throughput is asynchronous with the "
+             "backend's optimal number of requests; `vs torch` is the PyTorch eager FP32 p50 of the full "
+             "checkpoint divided by the row's p50 (same batch, same run).", ""]
+    with_accuracy = any(row.accuracy for row in report.rows)
+    for batch in sorted({row.batch for row in report.rows}):
+        lines += [f"## Batch {batch}", ""]
+        lines += rows_table([r for r in report.rows if r.batch == batch and r.status != "skipped"], with_accuracy)
+        lines.append("")
+    skipped = [row for row in report.rows if row.status == "skipped"]
+    if skipped:
+        lines += ["## Skipped", ""] + [f"- {row.label}: {row.reason}" for row in skipped] + [""]
+    if report.stream:
+        lines += stream_markdown(report.stream)
+    if report.notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in report.notes] + [""]
+    return "\n".join(lines)
+
+
+def stream_markdown(stream: dict[str, Any]) -> list[str]:
+    if stream.get("status") != "ok":
+        return ["## Stream", "", f"Skipped: {stream.get('reason')}", ""]
+    lines = ["## Stream (end-to-end pipeline)", "",
+             f"Source `{stream['source']}`, backend {stream['backend']} {stream['precision']}, mode {stream['mode']}: "
+             f"{stream['frames']} frames, {stream['fps']:.1f} fps, dropped {stream['dropped']}, "
+             f"faulted {stream['faults']}.", "",
+             f"- Frame-to-decision p50 {_num(stream['frame_to_decision_ms']['p50'])} ms, "
+             f"p99 {_num(stream['frame_to_decision_ms']['p99'])} ms "
+             f"(p99/p50 {_ratio(stream.get('p99_over_p50'))})",
+             f"- Pipeline fps / standalone throughput: {_num(stream.get('fps_over_throughput'), 3)} "
+             f"(standalone {_num(stream.get('standalone_fps'))} img/s)", "",
+             "| Stage | p50 ms | p99 ms | mean ms |", "|---|---|---|---|"]
+    for stage, summary in stream["stages_ms"].items():
+        lines.append(f"| {stage} | {_num(summary.get('p50'), 2)} | {_num(summary.get('p99'), 2)} | "
+                     f"{_num(summary.get('mean'), 2)} |")
+    return lines + [""]
+
+
+def _save(fig: Any, path: Path) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("matplotlib is not installed: pip install matplotlib (plots are optional)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def latency_plot(labelled: Sequence[tuple[str, Row]], path: Path, title: str) -> None:
+    """Latency distribution of every measured row (box: p25..p75, whiskers: p1..p99)."""
+    plt = _pyplot()
+    measured = [(label, row) for label, row in labelled if row.ok and row.samples_ms]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(measured) + 2), 4.5))
+    if measured:
+        ax.boxplot([row.samples_ms for _, row in measured], whis=(1, 99), showfliers=True)
+        ax.set_xticks(range(1, len(measured) + 1), [label for label, _ in measured], rotation=30, ha="right")
+    ax.set_ylabel("latency per batch (ms)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def throughput_plot(labelled: Sequence[tuple[str, Row]], path: Path, title: str) -> None:
+    """Asynchronous throughput of every measured row, in images per second."""
+    plt = _pyplot()
+    measured = [(label, row) for label, row in labelled if row.ok and row.throughput]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(measured) + 2), 4.5))
+    values = [row.throughput["fps"] for _, row in measured]
+    ax.bar(range(len(measured)), values, color="tab:blue")
+    ax.set_xticks(range(len(measured)), [label for label, _ in measured], rotation=30, ha="right")
+    for x, value in enumerate(values):
+        ax.annotate(f"{value:.1f}", (x, value), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("images / s")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def write_outputs(report: Report, out: Path) -> list[str]:
+    """report.json, report.md, latency.png, throughput.png in ``out``; returns notes on what was left out."""
+    out.mkdir(parents=True, exist_ok=True)
+    left_out = []
+    title = f"{report.bundle.get('name')} on {report.device['slug']}"
+    labelled = [(row.label, row) for row in report.rows]
+    try:
+        latency_plot(labelled, out / "latency.png", title)
+        throughput_plot(labelled, out / "throughput.png", title)
+    except ImportError as exc:
+        left_out.append(f"plots not written: {exc}")
+        report.notes.extend(left_out)
+    atomic_write_json(out / "report.json", report.to_json())
+    atomic_write_text(out / "report.md", to_markdown(report))
+    return left_out
