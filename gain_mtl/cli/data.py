@@ -1,0 +1,101 @@
+"""``gainctl data``: make, import and check datasets in the design's layout."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+
+class DataCommandError(click.ClickException):
+    """Bad input or a refused overwrite: the message, exit code 2."""
+
+    exit_code = 2
+
+
+@contextlib.contextmanager
+def _as_click_errors() -> Iterator[None]:
+    """Library errors (DataError and other ValueErrors, existing outputs) -> exit 2 with the message."""
+    try:
+        yield
+    except (ValueError, FileExistsError) as exc:
+        raise DataCommandError(str(exc)) from None
+
+
+def _summary(out: Path) -> None:
+    from gain_mtl.data.check import check_dataset
+
+    report = check_dataset(out)
+    click.echo(report.format())
+
+
+@click.group("data")
+def data() -> None:
+    """Make, import and check datasets in the design's layout."""
+
+
+@data.command("synth")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--n-normal", type=int, default=120, show_default=True, help="defect-free images")
+@click.option("--n-defective", type=int, default=80, show_default=True, help="images with defects (all with masks)")
+@click.option("--size", type=int, default=128, show_default=True, help="image side in pixels")
+@click.option("--seed", type=int, default=0, show_default=True, help="same seed, same bytes")
+@click.option("--test-ratio", type=float, default=0.25, show_default=True, help="share of each class in test")
+@click.option("--force", is_flag=True, help="replace OUT if it exists")
+def synth(out: Path, n_normal: int, n_defective: int, size: int, seed: int, test_ratio: float, force: bool) -> None:
+    """Write procedural inspection images (scratches, spots, cracks) with exact masks to OUT."""
+    from gain_mtl.data.synth import synthesize
+
+    with _as_click_errors():
+        synthesize(out, n_normal, n_defective, size, seed, test_ratio=test_ratio, force=force)
+    _summary(out)
+
+
+@data.group("import")
+def import_() -> None:
+    """Convert a public dataset to the design's layout (seeded split, manifest import.json)."""
+
+
+@import_.command("magnetic-tile")
+@click.argument("src", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--test-ratio", type=float, default=0.2, show_default=True, help="share of each defect type in test")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="replace OUT if it exists")
+def magnetic_tile(src: Path, out: Path, test_ratio: float, seed: int, force: bool) -> None:
+    """Import the Magnetic Tile dataset (folder SRC holding MT_*/Imgs) into OUT."""
+    from gain_mtl.data.importers.magnetic_tile import import_magnetic_tile
+
+    with _as_click_errors():
+        import_magnetic_tile(src, out, test_ratio=test_ratio, seed=seed, force=force)
+    _summary(out)
+
+
+@import_.command("mvtec")
+@click.argument("src", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--test-ratio", type=float, default=0.5, show_default=True,
+              help="share of each test/ folder kept in test (the rest trains: MVTec has no defects in train/)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="replace OUT if it exists")
+def mvtec(src: Path, out: Path, test_ratio: float, seed: int, force: bool) -> None:
+    """Import one MVTec AD category folder SRC (train/good, test/<type>, ground_truth/) into OUT."""
+    from gain_mtl.data.importers.mvtec import import_mvtec
+
+    with _as_click_errors():
+        import_mvtec(src, out, test_ratio=test_ratio, seed=seed, force=force)
+    _summary(out)
+
+
+@data.command("check")
+@click.argument("root", metavar="DIR", type=click.Path(path_type=Path))
+def check(root: Path) -> None:
+    """Counts per split and class, and every problem: exit 0 when clean, 2 otherwise."""
+    from gain_mtl.data.check import check_dataset
+
+    report = check_dataset(root)
+    click.echo(report.format())
+    if not report.ok:
+        raise SystemExit(2)

@@ -1,0 +1,1 @@
+"""Converters from public dataset layouts to the design's layout (one module per source)."""
