@@ -1,0 +1,93 @@
+"""INT8 OpenVINO IR by NNCF post-training quantization, on the shared calibration batches.
+
+``quantize_ir`` is plain PTQ; ``quantize_ir_with_accuracy_control`` is the ``--accuracy-guard``
+route: NNCF reverts the most damaging layers to float until a validation metric (the worse of
+recall and decision agreement with FP32) is within the allowed drop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.errors import import_optional
+from calibration.heads import openvino_head_nodes
+
+
+def _ignored_scope(nncf, model, keep_heads_float: bool):
+    if not keep_heads_float:
+        return None
+    return nncf.IgnoredScope(names=openvino_head_nodes(model), validate=False)
+
+
+def quantize_ir(
+    model: "openvino.Model",  # noqa: F821 - openvino imported lazily
+    batches: Iterable[np.ndarray],
+    keep_heads_float: bool = True,
+) -> "openvino.Model":  # noqa: F821
+    """NNCF PTQ of an FP32 IR; ``keep_heads_float`` leaves the output heads unquantized."""
+    nncf = import_optional("nncf", "openvino")
+    batches = list(batches)  # NNCF counts dataset items: one item is one batch
+    return nncf.quantize(
+        model,
+        nncf.Dataset(batches),
+        subset_size=len(batches),
+        ignored_scope=_ignored_scope(nncf, model, keep_heads_float),
+    )
+
+
+@dataclass(frozen=True)
+class GuardSample:
+    """One validation batch: frames, true labels and the FP32 model's decisions on them."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    fp32_decisions: np.ndarray
+
+
+def guard_metric(prob: np.ndarray, samples: Sequence[GuardSample], threshold: float) -> float:
+    """The worse of recall and decision agreement with FP32: what the guard must not lose."""
+    labels = np.concatenate([s.labels for s in samples])
+    reference = np.concatenate([s.fp32_decisions for s in samples])
+    decisions = prob >= threshold
+    positives = labels == 1
+    recall = float(decisions[positives].mean()) if positives.any() else 1.0
+    agreement = float((decisions == reference).mean())
+    return min(recall, agreement)
+
+
+def make_validation_fn(threshold: float, prob_output: str = "defect_prob") -> Callable:
+    """NNCF's validation function: runs a compiled model over GuardSamples, returns the metric."""
+
+    def validate(compiled_model, samples: Iterable[GuardSample]) -> float:
+        samples = list(samples)
+        output = compiled_model.output(prob_output)
+        prob = np.concatenate([compiled_model(s.images)[output] for s in samples])
+        return guard_metric(prob, samples, threshold)
+
+    return validate
+
+
+def quantize_ir_with_accuracy_control(
+    model: "openvino.Model",  # noqa: F821
+    batches: Iterable[np.ndarray],
+    validation: Sequence[GuardSample],
+    threshold: float,
+    max_drop: float,
+    keep_heads_float: bool = True,
+) -> "openvino.Model":  # noqa: F821
+    """NNCF PTQ with accuracy control: layers return to float until the metric drop <= max_drop."""
+    nncf = import_optional("nncf", "openvino")
+    batches = list(batches)
+    return nncf.quantize_with_accuracy_control(
+        model,
+        nncf.Dataset(batches),
+        nncf.Dataset(list(validation)),
+        validation_fn=make_validation_fn(threshold),
+        max_drop=max_drop,
+        drop_type=nncf.DropType.ABSOLUTE,
+        subset_size=len(batches),
+        ignored_scope=_ignored_scope(nncf, model, keep_heads_float),
+    )

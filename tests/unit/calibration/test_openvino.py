@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+ov = pytest.importorskip("openvino", reason="openvino is not installed (extra: gain-mtl[openvino])")
+pytest.importorskip("nncf", reason="nncf is not installed (extra: gain-mtl[openvino])")
+
+from calibration.heads import openvino_head_nodes  # noqa: E402
+from calibration.openvino import GuardSample, guard_metric, quantize_ir  # noqa: E402
+
+
+def _quantized_inputs(model) -> set[str]:
+    """Friendly names of ops fed (directly) by a FakeQuantize."""
+    return {
+        op.get_friendly_name()
+        for op in model.get_ops()
+        for v in op.input_values()
+        if v.get_node().get_type_name() == "FakeQuantize"
+    }
+
+
+def test_ignored_scope_keeps_heads_float_default_does_not(small_onnx, uint8_batches):
+    model = ov.convert_model(str(small_onnx))
+    heads = set(openvino_head_nodes(model))
+    scoped = quantize_ir(model, uint8_batches, keep_heads_float=True)
+    default = quantize_ir(ov.convert_model(str(small_onnx)), uint8_batches, keep_heads_float=False)
+    assert not (_quantized_inputs(scoped) & heads)
+    assert _quantized_inputs(default) & heads  # the default quantizes the heads' inputs
+    assert _quantized_inputs(scoped)  # the body is still INT8
+    reference = ov.compile_model(model, "CPU")(uint8_batches[0])
+    result = ov.compile_model(scoped, "CPU")(uint8_batches[0])
+    for i in range(3):
+        assert np.max(np.abs(reference[i] - result[i])) < 0.05
+
+
+def test_guard_metric_is_the_worse_of_recall_and_agreement():
+    samples = [GuardSample(np.zeros((4, 1)), np.array([1, 1, 0, 0]), np.array([True, True, False, True]))]
+    # decisions at 0.5: [1, 0, 0, 1] -> recall 0.5, agreement 0.75
+    assert guard_metric(np.array([0.9, 0.1, 0.2, 0.8]), samples, 0.5) == 0.5
+    assert guard_metric(np.array([0.9, 0.9, 0.2, 0.8]), samples, 0.5) == 1.0
