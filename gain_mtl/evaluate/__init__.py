@@ -1,0 +1,1 @@
+"""Evaluation: pure-numpy metrics, predictions from a model, threshold choice, overlays, reports."""

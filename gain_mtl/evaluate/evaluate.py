@@ -1,0 +1,113 @@
+"""``gainctl eval``: a checkpoint on a split -> metrics.json, report.md, overlays.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SPLITS = ("test", "val")
+
+
+class EvalError(ValueError):
+    """An evaluation that cannot run as asked; the message names the value and the fix."""
+
+
+def split_samples(data_root: Path, split: str, config, meta: dict[str, Any]):
+    """The samples of ``split``: test as on disk; val re-made from the run's seed and ratio.
+
+    Val is checked against the split digest stored in the checkpoint, so an evaluation on "val"
+    is on the very images the threshold was chosen on.
+    """
+    from gain_mtl.data.layout import DataError, scan_dataset
+    from gain_mtl.data.split import make_split
+
+    if split not in SPLITS:
+        raise EvalError(f"split {split!r} is not one of: {', '.join(SPLITS)}")
+    try:
+        manifest = make_split(scan_dataset(data_root), config.data.val_ratio, config.data.seed)
+    except DataError as exc:
+        raise EvalError(f"data folder {data_root} fails the data check: {exc}") from None
+    if split == "val" and meta.get("split_digest") not in (None, manifest.digest()):
+        raise EvalError(
+            f"{data_root} gives another train/val split than the checkpoint was trained on; "
+            "evaluate val on the training data folder, or use --split test"
+        )
+    samples = getattr(manifest, split)
+    if not samples:
+        raise EvalError(f"the {split} split of {data_root} is empty")
+    return samples
+
+
+def _overlay_rows(pred, samples, image_size: int, per_class: int):
+    from gain_mtl.data.io import read_image
+    from gain_mtl.evaluate.overlays import OverlayRow
+
+    rows = []
+    for label, name in ((0, "normal"), (1, "defective")):
+        chosen = [i for i in range(len(samples)) if pred.label[i] == label]
+        if label == 1:  # annotated defects first: their GT column says the most
+            chosen.sort(key=lambda i: not pred.has_mask[i])
+        for i in chosen[:per_class]:
+            rows.append(OverlayRow(
+                title=f"{name} p={pred.prob[i]:.2f}\n{samples[i].image.name}",
+                image=read_image(samples[i].image, image_size),
+                mask=pred.mask[i] if pred.has_mask[i] else None,
+                cam=pred.cam[i], attention=pred.attention[i], localization=pred.localization[i],
+            ))
+    return rows
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data_root: str | Path,
+    split: str,
+    out_dir: str | Path,
+    overlay_samples: int = 4,
+    device: str = "cpu",
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on ``split`` of ``data_root``; writes the three files, returns metrics."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from edge.atomic import atomic_write_json
+    from gain_mtl.data.dataset import DefectDataset
+    from gain_mtl.evaluate.overlays import write_overlays
+    from gain_mtl.evaluate.predict import predict
+    from gain_mtl.evaluate.report import write_report
+    from gain_mtl.evaluate.scores import score
+    from gain_mtl.train.checkpoint import load_model
+    from gain_mtl.train.loaders import worker_count
+
+    data_root = Path(data_root).resolve()
+    if not data_root.is_dir():
+        raise EvalError(f"data folder {data_root} does not exist")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EvalError(f"device {device!r} asked for but CUDA is not available here; use --device cpu")
+    model, config, meta = load_model(checkpoint, device)
+    samples = split_samples(data_root, split, config, meta)
+    size = config.data.image_size
+    loader = DataLoader(
+        DefectDataset(samples, size), batch_size=batch_size or config.train.batch_size,
+        num_workers=worker_count(config.data.num_workers),
+    )
+    pred = predict(model, loader, config.train.strategy, device)
+    threshold = float(meta.get("threshold", 0.5))
+    metrics = {
+        "checkpoint": str(checkpoint),
+        "data_root": str(data_root),
+        "split": split,
+        "strategy": config.train.strategy,
+        "backbone": config.model.backbone,
+        "image_size": size,
+        "target_recall": meta.get("target_recall"),
+        "threshold_val_precision": meta.get("threshold_precision"),
+        **score(pred, threshold),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "metrics.json", metrics)
+    write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png")
+    write_report(metrics, out / "report.md")
+    return metrics
+

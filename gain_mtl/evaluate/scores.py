@@ -1,0 +1,54 @@
+"""All metrics of a set of predictions, as the flat dict that metrics.json and history.csv hold.
+
+Classification at the decision threshold and at 0.5; AUROC; CAM and attention quality
+(``cam_*`` / ``attention_*``) and localization over the defective images with a mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gain_mtl.evaluate import metrics
+from gain_mtl.evaluate.predict import Predictions
+
+# Columns of history.csv (prefixed val_); the best checkpoint is picked by one of them.
+HISTORY_KEYS = (
+    "accuracy", "precision", "recall", "f1", "auroc", "cam_iou", "attention_iou", "loc_iou",
+    "threshold", "threshold_precision",
+)
+
+
+def score(pred: Predictions, threshold: float) -> dict[str, Any]:
+    """Every metric of the issue; ``*_at_0.5`` repeats classification at the plain 0.5 cut."""
+    at_threshold = metrics.classification_metrics(pred.prob, pred.label, threshold)
+    at_half = metrics.classification_metrics(pred.prob, pred.label, 0.5)
+    with_mask = (pred.label == 1) & pred.has_mask
+    cam = metrics.explanation_metrics(pred.cam, pred.mask, with_mask)
+    attention = metrics.explanation_metrics(pred.attention, pred.mask, with_mask)
+    return {
+        "n_images": int(len(pred.label)),
+        "n_defective": int((pred.label == 1).sum()),
+        "n_with_mask": int(with_mask.sum()),
+        "threshold": float(threshold),
+        **at_threshold,
+        "auroc": metrics.auroc(pred.prob, pred.label),
+        "at_0.5": at_half,
+        "cam_iou": cam["iou"],
+        "point_game": cam["point_game"],
+        "energy_inside": cam["energy_inside"],
+        "attention_iou": attention["iou"],
+        "attention_point_game": attention["point_game"],
+        "attention_energy_inside": attention["energy_inside"],
+        **metrics.localization_metrics(pred.localization, pred.mask, with_mask),
+        "map_threshold": metrics.MAP_THRESHOLD,
+        "loc_threshold": metrics.LOC_THRESHOLD,
+    }
+
+
+def history_metrics(pred: Predictions, threshold: float, threshold_precision: float) -> dict[str, Any]:
+    """The validation columns of one epoch: classification at 0.5, maps, the chosen threshold."""
+    full = score(pred, threshold)
+    row = {k: full["at_0.5"][k] for k in ("accuracy", "precision", "recall", "f1")}
+    row.update({k: full[k] for k in ("auroc", "cam_iou", "attention_iou", "loc_iou")})
+    row.update(threshold=threshold, threshold_precision=threshold_precision)
+    return row

@@ -1,0 +1,1 @@
+"""Training: the trainer loop, checkpoints, data loaders, distributed helpers, progress output."""

@@ -1,0 +1,64 @@
+"""DataLoaders for training and validation, sized to the machine and the device.
+
+Training always draws through a :class:`DistributedSampler` (one replica when not distributed) so
+that one process and N processes see the same global batches: rank r's batch b is every N-th
+sample of the one-process batch b. The sampler reshuffles from ``seed + epoch``, so an epoch's
+order depends on nothing but the seed and the epoch number, and a resumed run repeats it exactly.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from gain_mtl.config import Config
+from gain_mtl.data.split import SplitManifest
+from gain_mtl.train.distributed import DistInfo
+
+MAX_WORKERS = 8
+
+
+def worker_count(requested: int) -> int:
+    """-1: one worker per core but one (kept for the training loop), at most ``MAX_WORKERS``."""
+    if requested >= 0:
+        return requested
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(MAX_WORKERS, cores - 1))
+
+
+def per_rank_batch(config: Config, info: DistInfo) -> int:
+    """``train.batch_size`` is the global batch; each rank takes its share."""
+    batch = config.train.batch_size
+    if batch % info.world_size:
+        raise ValueError(
+            f"train.batch_size={batch} is the global batch and must divide by the {info.world_size} "
+            "processes; choose a multiple of --nproc"
+        )
+    return batch // info.world_size
+
+
+def make_loaders(
+    config: Config, manifest: SplitManifest, info: DistInfo, device: torch.device
+) -> tuple[DataLoader, DistributedSampler, DataLoader]:
+    """(train loader, its sampler for ``set_epoch``, validation loader)."""
+    from gain_mtl.data.dataset import DefectDataset
+    from gain_mtl.data.transforms import build_eval_transform, build_train_transform
+
+    size = config.data.image_size
+    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment))
+    val_set = DefectDataset(manifest.val, size, transform=build_eval_transform())
+    workers = worker_count(config.data.num_workers)
+    pin = device.type == "cuda"
+    common = {"num_workers": workers, "pin_memory": pin, "persistent_workers": workers > 0}
+    sampler = DistributedSampler(
+        train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+        seed=config.train.seed, drop_last=False,
+    )
+    batch = per_rank_batch(config, info)
+    # drop_last keeps BatchNorm away from a batch of one at the end of an epoch.
+    drop_last = len(sampler) > batch
+    train = DataLoader(train_set, batch_size=batch, sampler=sampler, drop_last=drop_last, **common)
+    val = DataLoader(val_set, batch_size=config.train.batch_size, shuffle=False, **common)
+    return train, sampler, val

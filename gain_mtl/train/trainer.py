@@ -1,0 +1,413 @@
+"""The trainer: the design's setup (Adam, cosine annealing, AMP, multi-stage losses) with a run
+folder a practitioner can trust and resume.
+
+RUN/ holds ``config.yaml`` (resolved), ``split.json``, ``history.csv`` (one row per epoch),
+``checkpoints/last.pt`` and ``checkpoints/best.pt``, ``metrics.json`` (validation metrics of best),
+and TensorBoard events under ``tensorboard/`` when tensorboard is installed.
+
+``best.pt`` is the epoch with the highest ``val_<train.best_metric>`` (default ``f1`` at the 0.5
+cut; ties keep the earlier epoch). Every checkpoint's ``meta.threshold`` is the decision
+threshold chosen on that epoch's validation predictions for ``train.target_recall``.
+
+Everything that can be wrong with the inputs is checked before the first step; ``last.pt`` is
+written at the start and after every epoch, so Ctrl-C always leaves a resumable run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gain_mtl import __version__
+from gain_mtl.config import Config, save_config
+from gain_mtl.train.checkpoint import (
+    CheckpointError,
+    capture_rng,
+    checkpoint_config,
+    load_checkpoint,
+    load_state_strict,
+    restore_rng,
+    save_checkpoint,
+)
+from gain_mtl.train.distributed import DistInfo, barrier, init_distributed, shutdown
+from gain_mtl.train.history import HistoryWriter, history_columns
+from gain_mtl.train.progress import EpochProgress, summary_line
+
+BACKBONE_STRIDE = 32
+# Keys that may change between an interrupted run and its resumption: where, not what, it trains.
+RESUMABLE_CHANGES = {"train.device", "data.num_workers", "data.root"}
+
+
+class TrainError(ValueError):
+    """Input that cannot be trained on; raised before the first step, naming the value and the fix."""
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def check_config(config: Config) -> None:
+    """Strategy, image size, epochs, best metric: every config error before any data is read."""
+    from gain_mtl.evaluate.scores import HISTORY_KEYS
+    from gain_mtl.schedule import check_strategy
+
+    try:
+        check_strategy(config.train.strategy)
+    except ValueError as exc:
+        raise TrainError(f"train.strategy: {exc}") from None
+    size = config.data.image_size
+    if size <= 0 or size % BACKBONE_STRIDE:
+        lower = max(BACKBONE_STRIDE, size // BACKBONE_STRIDE * BACKBONE_STRIDE)
+        raise TrainError(
+            f"image size {size} is not divisible by the backbone stride {BACKBONE_STRIDE}; "
+            f"use {lower} or {lower + BACKBONE_STRIDE}"
+        )
+    if config.train.epochs < 1:
+        raise TrainError(f"train.epochs must be at least 1, got {config.train.epochs}")
+    if config.train.best_metric not in HISTORY_KEYS:
+        raise TrainError(
+            f"train.best_metric {config.train.best_metric!r} is not a validation metric; "
+            f"choose one of: {', '.join(HISTORY_KEYS)}"
+        )
+
+
+def check_data(data_root: str | Path, config: Config):
+    """The data check of ``gainctl data check`` plus what training needs: both classes in train."""
+    from gain_mtl.data.layout import DataError
+    from gain_mtl.data.split import make_split
+
+    root = Path(data_root)
+    if not root.is_dir():
+        raise TrainError(f"data folder {root} does not exist; make one with 'gainctl data import' or 'gainctl data synth'")
+    try:
+        manifest = make_split(_checked_samples(root), config.data.val_ratio, config.data.seed)
+    except DataError as exc:
+        raise TrainError(f"data folder {root} fails the data check: {exc}") from None
+    for part in ("train", "val"):
+        labels = {s.label for s in getattr(manifest, part)}
+        if labels != {0, 1}:
+            raise TrainError(
+                f"data folder {root}: the {part} split needs normal and defective images "
+                f"(found labels {sorted(labels)}); add images or change data.val_ratio"
+            )
+    return manifest
+
+
+def _checked_samples(root: Path):
+    from gain_mtl.data.layout import scan_dataset
+
+    return scan_dataset(root)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainError(f"device {name!r} asked for but CUDA is not available here; use --device cpu")
+    if name.split(":")[0] not in {"cpu", "cuda"}:
+        raise TrainError(f"device {name!r} is not one of: auto, cpu, cuda")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    import os
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    elif torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True
+
+
+@dataclass
+class Amp:
+    """Mixed precision on CUDA: bf16 where the GPU has it, else fp16 with a GradScaler."""
+
+    enabled: bool
+    dtype: torch.dtype
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def for_device(cls, device: torch.device, wanted: bool) -> "Amp":
+        enabled = wanted and device.type == "cuda"
+        bf16 = enabled and torch.cuda.is_bf16_supported()
+        dtype = torch.bfloat16 if bf16 else torch.float16
+        return cls(enabled, dtype, torch.amp.GradScaler("cuda", enabled=enabled and not bf16))
+
+
+def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch: int) -> dict[str, Any]:
+    return {
+        "strategy": config.train.strategy,
+        "backbone": config.model.backbone,
+        "image_size": config.data.image_size,
+        "threshold": val["threshold"],
+        "threshold_precision": val["threshold_precision"],
+        "target_recall": config.train.target_recall,
+        "val_metrics": val,
+        "epoch": epoch,
+        "best_metric": config.train.best_metric,
+        "split_digest": manifest.digest(),
+        "config_digest": config.digest(),
+        "gain_mtl_version": __version__,
+        "data_root": str(data_root),
+    }
+
+
+class Trainer:
+    """One run: built from a config and a data root, driven by :meth:`fit`."""
+
+    def __init__(self, config: Config, data_root: str | Path, out_dir: str | Path, resume: bool):
+        check_config(config)
+        self.config = config
+        self.data_root = Path(data_root).resolve()
+        self.run_dir = Path(out_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.last_path = self.ckpt_dir / "last.pt"
+        self.best_path = self.ckpt_dir / "best.pt"
+        self.device = resolve_device(config.train.device)
+        self.resume_state = self._resume_state() if resume else None
+        if not resume and self.last_path.exists():
+            raise TrainError(
+                f"{self.run_dir} already holds a run ({self.last_path}); pass --resume to continue "
+                "it or choose another --out folder"
+            )
+        self.manifest = check_data(self.data_root, config)
+        if self.resume_state is not None:
+            stored = self.resume_state["meta"]["split_digest"]
+            if stored != self.manifest.digest():
+                raise TrainError(
+                    f"{self.data_root} gives another train/val split than the run in {self.run_dir} "
+                    "(files added or removed?); resume with the same data folder"
+                )
+
+    def _resume_state(self) -> dict[str, Any]:
+        if not self.last_path.exists():
+            raise TrainError(f"nothing to resume: {self.last_path} not found; train without --resume first")
+        try:
+            state = load_checkpoint(self.last_path)
+        except CheckpointError as exc:
+            raise TrainError(str(exc)) from None
+        stored = _flatten(checkpoint_config(state, self.last_path).to_dict())
+        current = _flatten(self.config.to_dict())
+        model_diff = sorted(k for k in current if k.startswith("model.") and stored.get(k) != current[k])
+        if model_diff:
+            raise TrainError(
+                f"{self.last_path} is from another architecture ({', '.join(f'{k}={stored.get(k)!r}' for k in model_diff)}); "
+                "resume with the run's own config.yaml or start a new --out folder"
+            )
+        other = sorted(k for k in current if stored.get(k) != current[k] and k not in RESUMABLE_CHANGES)
+        if other:
+            raise TrainError(
+                f"resuming {self.run_dir} with a changed config ({', '.join(f'{k}: {stored.get(k)!r} -> {current[k]!r}' for k in other)}) "
+                "would not continue the same run; drop those overrides or start a new --out folder"
+            )
+        return state
+
+    def fit(self, stop_after: int | None = None) -> Path:
+        """Train to ``train.epochs`` (or until epoch ``stop_after``, a time box); returns the run dir."""
+        info = init_distributed(self.device.type)
+        try:
+            if info.enabled and self.device.type == "cuda":
+                self.device = torch.device("cuda", info.local_rank)
+            return self._fit(info, stop_after)
+        finally:
+            shutdown(info)
+
+    def _build(self, info: DistInfo):
+        from torch.nn.parallel import DistributedDataParallel
+
+        from gain_mtl.losses import GainMTLLoss
+        from gain_mtl.models.network import GainMTL
+        from gain_mtl.train.loaders import make_loaders
+
+        cfg = self.config
+        seed_everything(cfg.train.seed, cfg.train.deterministic)
+        model = GainMTL(cfg.model).to(self.device)
+        if cfg.train.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epochs)
+        amp = Amp.for_device(self.device, cfg.train.amp)
+        loss_fn = GainMTLLoss(cfg.loss).to(self.device)
+        train_loader, sampler, val_loader = make_loaders(cfg, self.manifest, info, self.device)
+        wrapped = model
+        if info.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # Stage gating leaves heads without gradient in early stages.
+            wrapped = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        return model, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, val_loader
+
+    def _fit(self, info: DistInfo, stop_after: int | None) -> Path:
+        from gain_mtl.evaluate.predict import predict
+        from gain_mtl.evaluate.scores import HISTORY_KEYS, history_metrics
+        from gain_mtl.evaluate.threshold import choose_threshold
+        from gain_mtl.schedule import LOSS_NAMES
+
+        cfg = self.config
+        model, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, val_loader = self._build(info)
+        columns = history_columns(LOSS_NAMES, HISTORY_KEYS)
+        start_epoch, best_value = 0, -math.inf
+        if self.resume_state is not None:
+            state = self.resume_state
+            load_state_strict(model, state["model"], self.last_path)
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            amp.scaler.load_state_dict(state["scaler"])
+            start_epoch = int(state["epoch"])
+            best_value = float(state["best_value"])
+            restore_rng(state["rng"])
+            self.resume_state = None  # release the tensors
+        history = HistoryWriter.resume(self.run_dir / "history.csv", columns, start_epoch)
+        writer = self._tensorboard(info)
+        if info.is_main and start_epoch == 0:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.run_dir / "config.yaml")
+            from gain_mtl.data.split import write_manifest
+
+            write_manifest(self.manifest, self.run_dir / "split.json")
+            # Epoch 0: Ctrl-C during the first epoch still leaves a run to resume.
+            self._save(self.last_path, model, optimizer, scheduler, amp, 0, best_value, meta={
+                **_meta(cfg, self.manifest, self.data_root, {"threshold": 0.5, "threshold_precision": None}, 0)
+            })
+        barrier(info)
+        end = cfg.train.epochs if stop_after is None else min(stop_after, cfg.train.epochs)
+        try:
+            for epoch in range(start_epoch, end):
+                started = time.perf_counter()
+                row = self._train_epoch(epoch, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, info)
+                if info.is_main:
+                    pred = predict(model, val_loader, cfg.train.strategy, self.device)
+                    threshold, precision = choose_threshold(pred.prob, pred.label, cfg.train.target_recall)
+                    val = history_metrics(pred, threshold, precision)
+                    row.update({f"val_{k}": val[k] for k in HISTORY_KEYS})
+                    history.append(row)
+                    meta = _meta(cfg, self.manifest, self.data_root, val, epoch + 1)
+                    value = val[cfg.train.best_metric]
+                    value = -math.inf if value is None else float(value)
+                    improved = value > best_value
+                    best_value = max(best_value, value)
+                    self._save(self.last_path, model, optimizer, scheduler, amp, epoch + 1, best_value, meta)
+                    if improved:
+                        self._save(self.best_path, model, optimizer, scheduler, amp, epoch + 1, best_value, meta)
+                        self._write_metrics(meta)
+                    if writer is not None:
+                        for key, v in row.items():
+                            if isinstance(v, (int, float)) and key != "epoch":
+                                writer.add_scalar(key, v, epoch + 1)
+                        writer.flush()
+                    print(summary_line(row, cfg.train.best_metric, time.perf_counter() - started), flush=True)
+                barrier(info)
+        except KeyboardInterrupt:
+            if info.is_main:
+                print(f"\ninterrupted: {self.last_path} holds the last finished epoch; "
+                      f"continue with 'gainctl train ... --out {self.run_dir} --resume'", flush=True)
+            raise
+        finally:
+            if writer is not None:
+                writer.close()
+        return self.run_dir
+
+    def _train_epoch(self, epoch, model, optimizer, scheduler, amp: Amp, loss_fn, loader, sampler, info) -> dict[str, Any]:
+        from gain_mtl.schedule import LOSS_NAMES, loss_weights, s6_alpha, stage_at
+
+        cfg = self.config.train
+        progress = epoch / cfg.epochs
+        weights = loss_weights(cfg.strategy, progress, cfg.loc_warmup_ratio)
+        alpha = s6_alpha(cfg.strategy, progress, cfg.s6_alpha_start, cfg.s6_alpha_end)
+        lr = optimizer.param_groups[0]["lr"]
+        sampler.set_epoch(epoch)
+        model.train()
+        # Running sums: [total, one per loss, samples], reduced over ranks at the end.
+        sums = torch.zeros(len(LOSS_NAMES) + 2, dtype=torch.float64)
+        bar = EpochProgress(loader, epoch + 1, cfg.epochs, len(loader), enabled=info.is_main)
+        try:
+            for batch in bar:
+                images = batch["image"].to(self.device, non_blocking=True)
+                if cfg.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                target = {k: batch[k].to(self.device, non_blocking=True) for k in ("label", "mask", "has_mask")}
+                with torch.autocast(self.device.type, dtype=amp.dtype, enabled=amp.enabled):
+                    out = model(images, target["mask"], labels=target["label"],
+                                has_mask=target["has_mask"], s6_alpha=alpha)
+                # The losses run in float32: BCE, Dice and focal terms are fragile in half precision.
+                out = {k: v.float() for k, v in out.items()}
+                total, components = loss_fn(out, target, weights)
+                optimizer.zero_grad(set_to_none=True)
+                amp.scaler.scale(total).backward()
+                amp.scaler.step(optimizer)
+                amp.scaler.update()
+                n = images.shape[0]
+                sums[0] += float(total.detach()) * n
+                for i, name in enumerate(LOSS_NAMES):
+                    sums[i + 1] += float(components[f"loss_{name}"]) * n
+                sums[-1] += n
+                bar.update({"loss_total": sums[0].item() / sums[-1].item(),
+                            **{f"loss_{name}": sums[i + 1].item() / sums[-1].item()
+                               for i, name in enumerate(LOSS_NAMES) if weights[name] > 0}})
+        finally:
+            bar.close()
+        scheduler.step()
+        if info.enabled:
+            torch.distributed.all_reduce(sums)
+        means = (sums / sums[-1]).tolist()
+        row: dict[str, Any] = {"epoch": epoch + 1, "stage": stage_at(progress), "lr": lr, "loss_total": means[0]}
+        for i, name in enumerate(LOSS_NAMES):
+            row[f"loss_{name}"] = means[i + 1] if weights[name] > 0 else 0.0
+            row[f"w_{name}"] = float(weights[name])
+        return row
+
+    def _save(self, path: Path, model, optimizer, scheduler, amp: Amp, epoch: int, best_value: float, meta) -> None:
+        save_checkpoint(path, {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": amp.scaler.state_dict(),
+            "epoch": epoch,
+            "best_value": best_value,
+            "rng": capture_rng(),
+            "config": self.config.to_dict(),
+            "meta": meta,
+        })
+
+    def _write_metrics(self, meta: dict[str, Any]) -> None:
+        from edge.atomic import atomic_write_json
+
+        atomic_write_json(self.run_dir / "metrics.json", {
+            "split": "val", "epoch": meta["epoch"], "best_metric": f"val_{meta['best_metric']}",
+            "threshold": meta["threshold"], "threshold_precision": meta["threshold_precision"],
+            "target_recall": meta["target_recall"], **meta["val_metrics"],
+        })
+
+    def _tensorboard(self, info: DistInfo):
+        if not info.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
+
+def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
+          stop_after: int | None = None) -> Path:
+    """Train one run into ``out_dir``; see the module docstring for what it holds."""
+    return Trainer(config, data_root, out_dir, resume).fit(stop_after)

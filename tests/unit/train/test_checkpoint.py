@@ -1,0 +1,60 @@
+"""Checkpoints: atomic, weights_only=True, and RNG states that restore the exact random streams."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from gain_mtl.train.checkpoint import CheckpointError, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+
+
+def _draws() -> tuple[float, float, float]:
+    return torch.rand(1).item(), float(np.random.rand()), random.random()
+
+
+def test_rng_round_trip_through_a_weights_only_file(tmp_path):
+    torch.manual_seed(1)
+    np.random.seed(1)
+    random.seed(1)
+    np.random.randn()  # leaves a cached gaussian in numpy's state
+    path = save_checkpoint(tmp_path / "c.pt", {"epoch": 3, "rng": capture_rng(), "model": {"w": torch.ones(2)}})
+    expected = _draws()
+    _draws()
+    state = load_checkpoint(path)  # torch.load(weights_only=True) inside
+    restore_rng(state["rng"])
+    assert _draws() == expected
+    assert state["epoch"] == 3 and state["format"] == "gain-mtl-checkpoint/1"
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary left beside it
+
+
+def test_a_pickled_object_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "gain-mtl-checkpoint/1", "obj": object()}, path)
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        load_checkpoint(path)
+
+
+def test_other_formats_and_missing_files_are_named(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="plain.pt.*format"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"epoch": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert not list(tmp_path.glob(".*tmp"))
