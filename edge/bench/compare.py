@@ -35,10 +35,14 @@ def compare_markdown(reports: Sequence[Report], labels: Sequence[str]) -> str:
         rows, devices = [], []
         for label, report in zip(labels, reports):
             for row in report.rows:
-                if row.batch == batch:
+                if row.batch == batch and row.status != "skipped":
                     rows.append(row)
                     devices.append(label)
         lines += [f"## Batch {batch}", ""] + rows_table(rows, with_accuracy, devices) + [""]
+    skipped = [f"- {label}: {row.label}: {row.reason}" for label, report in zip(labels, reports)
+               for row in report.rows if row.status == "skipped"]
+    if skipped:
+        lines += ["## Skipped", ""] + skipped + [""]
     return "\n".join(lines)
 
 

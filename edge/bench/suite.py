@@ -34,16 +34,15 @@ THROUGHPUT_OPTIONS: dict[str, dict[str, Any]] = {"openvino": {"hint": "THROUGHPU
 class ReferenceBackend(Protocol):
     """A backend the bench cannot build from the bundle alone (e.g. PyTorch eager FP32).
 
-    ``open`` returns an activatable runner with ``infer`` (and optionally ``submit``/``jobs``); it
-    raises ``BenchError`` or ``ImportError`` with the reason when it cannot run here.
+    ``open`` returns an activatable runner with ``infer``, ``input_spec`` and optionally
+    ``submit``/``jobs`` and ``artifact_bytes()``; it raises ``BenchError`` or ``ImportError`` with
+    the reason when it cannot run here.
     """
 
     name: str
     precisions: tuple[str, ...]
 
     def open(self, precision: str, threads: int | None) -> Any: ...
-
-    def artifact_bytes(self) -> int | None: ...
 
 
 @dataclass
@@ -108,6 +107,8 @@ def _edge_opener(bundle: Bundle, backend: str, precision: str, threads: int | No
 
 def _artifact_mb(bundle: Bundle, runner: Any) -> float | None:
     """Size of every file the runner's artifact consists of (IR xml + bin, say)."""
+    if hasattr(runner, "artifact_bytes"):
+        return runner.artifact_bytes() / 2**20
     path = getattr(runner, "model_path", None)
     if path is None:
         return None
@@ -203,8 +204,7 @@ def _open_row(bundle: Bundle, backend: str, precision: str, batch: int, settings
         return _Live(row, None, opener)
     # What this row would hold alone: the process at start plus this row's own growth.
     row.peak_rss_mb = (base_rss + max(0, rss.peak_bytes - before)) / 2**20 if before else rss.peak_mb
-    row.artifact_mb = (references[backend].artifact_bytes() or 0) / 2**20 if backend in references \
-        else _artifact_mb(bundle, runner)
+    row.artifact_mb = _artifact_mb(bundle, runner)
     return _Live(row, runner, opener)
 
 
