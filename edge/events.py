@@ -1,0 +1,80 @@
+"""Events: what the runtime tells the line, one JSON object each.
+
+A ``decision`` event is the verdict on one frame (accept | reject | fault); a ``status`` event
+reports something about the run itself (source lost or back, a sink that failed, a broker that is
+away). Every sink receives both kinds; consumers that only act on verdicts filter on ``kind``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional
+
+ACCEPT, REJECT, FAULT = "accept", "reject", "fault"
+DECISIONS = (ACCEPT, REJECT, FAULT)
+
+# Fault reasons, so consumers can switch on them.
+REASON_SOURCE_LOST = "source_lost"      # the camera was away: this frame slot was never captured
+REASON_UNREADABLE = "unreadable"        # the source gave something that is not an image
+REASON_TIMEOUT = "timeout"              # no verdict within --deadline-ms of capture
+REASON_OVERFLOW = "overflow"            # every-frame mode: the queue was full, the frame was not inspected
+REASON_INFERENCE_ERROR = "inference_error"
+REASON_INVALID_OUTPUT = "invalid_output"  # NaN or out-of-range score
+
+
+@dataclass
+class Region:
+    """Bounding box of the largest defect component, in frame pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    area: int  # component area in frame pixels
+
+
+@dataclass
+class Event:
+    kind: str                      # "decision" | "status"
+    frame: Optional[int] = None
+    ts_capture: Optional[float] = None   # seconds since the epoch, when the frame was captured
+    ts_decision: Optional[float] = None  # seconds since the epoch, when the verdict was made
+    decision: Optional[str] = None
+    score: Optional[float] = None
+    threshold: Optional[float] = None
+    latency_ms: Optional[float] = None
+    region: Optional[Region] = None
+    attention_peak: Optional[Dict[str, float]] = None  # {"x", "y" (frame pixels), "value"}
+    reason: Optional[str] = None
+    run: str = ""                  # run id: (run, frame) identifies a decision across resends
+    detail: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.run}:{self.frame}" if self.kind == "decision" else f"{self.run}:status"
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v is not None and v != {}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Event":
+        data = dict(data)
+        if data.get("region") is not None:
+            data["region"] = Region(**data["region"])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Event":
+        return cls.from_dict(json.loads(text))
+
+
+def status(message: str, run: str = "", **detail: Any) -> Event:
+    """A status event; ``message`` goes in ``reason``."""
+    import time
+
+    return Event(kind="status", ts_decision=time.time(), reason=message, run=run, detail=detail)

@@ -1,0 +1,260 @@
+"""Frame sources: a camera index, a video file, an RTSP URL, a GStreamer pipeline, an image folder.
+
+Each frame carries an id (its slot in the stream) and its capture time. A live source that stops
+delivering is reopened with exponential backoff; the frame slots that passed meanwhile are not
+silently skipped: at the source's nominal fps each missed slot becomes a frame without an image
+and with fault reason ``source_lost`` (one per failed attempt when the fps is unknown), so the
+line sees a fault for every frame that was not inspected.
+
+Sources open through a plain callable returning an ``cv2.VideoCapture``-like object, so tests and
+the soak benchmark drive the reconnect logic with their own captures.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional
+
+import numpy as np
+
+from edge.events import REASON_SOURCE_LOST, REASON_UNREADABLE
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
+
+
+class SourceError(ValueError):
+    """A source that cannot be opened: the message names it and what to check."""
+
+
+@dataclass
+class Frame:
+    id: int
+    ts_capture: float               # seconds since the epoch (for events)
+    t_capture: float                # time.monotonic() at capture (for deadlines and latency)
+    image: Optional[np.ndarray]     # BGR uint8; None for a frame that was never captured
+    fault: Optional[str] = None     # why there is no image
+
+
+@dataclass
+class Backoff:
+    initial_s: float = 0.5
+    max_s: float = 10.0
+    give_up_after_s: Optional[float] = None  # None: retry for ever (a camera on a line comes back)
+
+
+StatusFn = Callable[..., None]
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+class Source:
+    """Base: an iterable of frames that can be stopped from another thread."""
+
+    name = "source"
+    live = False
+    nominal_fps = 0.0
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self.on_status: StatusFn = _ignore
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def open(self) -> None:
+        """Open now, so a source that does not exist is a configuration error at start."""
+
+    def frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device."""
+
+
+class CaptureSource(Source):
+    """Anything OpenCV's VideoCapture reads; ``live`` sources reconnect, files end."""
+
+    def __init__(self, opener: Callable[[], Any], name: str, live: bool, fps: float = 0.0,
+                 backoff: Optional[Backoff] = None) -> None:
+        super().__init__()
+        self._opener = opener
+        self.name = name
+        self.live = live
+        self.nominal_fps = float(fps)
+        self.backoff = backoff or Backoff()
+        self._cap: Any = None
+
+    def open(self) -> None:
+        self._cap = self._opener()
+        if self._cap is None or not self._cap.isOpened():
+            raise SourceError(f"cannot open {self.name}; check that it exists, is connected and is not used by another program")
+        if not self.nominal_fps:
+            self.nominal_fps = float(self._cap.get(5) or 0.0)  # cv2.CAP_PROP_FPS
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def frames(self) -> Iterator[Frame]:
+        if self._cap is None:
+            self.open()
+        next_id = 0
+        last_slot = time.monotonic()
+        while not self.stopped:
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                last_slot = time.monotonic()
+                yield Frame(next_id, time.time(), last_slot, image)
+                next_id += 1
+                continue
+            if not self.live:
+                return
+            for frame in self._reconnect(next_id, last_slot):
+                yield frame
+                next_id = frame.id + 1
+                last_slot = frame.t_capture
+            if self._cap is None:  # gave up or stopped
+                return
+
+    def _reconnect(self, next_id: int, last_slot: float) -> Iterator[Frame]:
+        """Reopen with backoff; yield a source_lost fault per missed frame slot meanwhile."""
+        started = time.monotonic()
+        self.close()
+        self.on_status("source_lost", source=self.name, frame=next_id)
+        period = 1.0 / self.nominal_fps if self.nominal_fps > 0 else 0.0
+        # The failed read is itself a frame that was not inspected.
+        yield self._lost(next_id, last_slot + period if period else time.monotonic())
+        next_id, last_slot = next_id + 1, last_slot + period
+        delay = self.backoff.initial_s
+        while not self.stopped:
+            self._stop.wait(delay)
+            cap = self._opener()
+            missed = self._missed_slots(last_slot, period)
+            for slot in missed:
+                yield self._lost(next_id, slot)
+                next_id += 1
+            if missed:
+                last_slot = missed[-1]
+            if cap is not None and cap.isOpened():
+                self._cap = cap
+                self.on_status("source_reconnected", source=self.name, outage_s=round(time.monotonic() - started, 3))
+                return
+            if not period:
+                yield self._lost(next_id, time.monotonic())
+                next_id += 1
+            give_up = self.backoff.give_up_after_s
+            if give_up is not None and time.monotonic() - started >= give_up:
+                self.on_status("source_gave_up", source=self.name, outage_s=round(time.monotonic() - started, 3))
+                return
+            delay = min(delay * 2, self.backoff.max_s)
+
+    @staticmethod
+    def _missed_slots(last_slot: float, period: float) -> List[float]:
+        if not period:
+            return []
+        count = int(math.floor((time.monotonic() - last_slot) / period))
+        return [last_slot + period * (i + 1) for i in range(max(0, count))]
+
+    @staticmethod
+    def _lost(frame_id: int, t_mono: float) -> Frame:
+        return Frame(frame_id, time.time() - (time.monotonic() - t_mono), t_mono, None, REASON_SOURCE_LOST)
+
+
+class ImageFolderSource(Source):
+    """Every image of a folder in name order, for offline inspection; unreadable files are faults."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.name = f"image folder {self.folder}"
+        self.files: List[Path] = []
+
+    def open(self) -> None:
+        self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise SourceError(f"{self.folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+
+    def frames(self) -> Iterator[Frame]:
+        import cv2
+
+        if not self.files:
+            self.open()
+        for i, path in enumerate(self.files):
+            if self.stopped:
+                return
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            t = time.monotonic()
+            yield Frame(i, time.time(), t, image, None if image is not None else REASON_UNREADABLE)
+
+
+def camera_opener(index: int, width: int = 0, height: int = 0, fps: float = 0.0, fourcc: str = "") -> Callable[[], Any]:
+    """Open camera ``index`` with the requested mode and a one-frame driver buffer (no stale frames)."""
+
+    def open_camera() -> Any:
+        import cv2
+
+        cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            return cap
+        if fourcc:
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*fourcc))
+        if width:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        if height:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        if fps:
+            cap.set(cv2.CAP_PROP_FPS, fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return cap
+
+    return open_camera
+
+
+def _capture_opener(target: str, api_name: str) -> Callable[[], Any]:
+    def open_capture() -> Any:
+        import cv2
+
+        return cv2.VideoCapture(target, getattr(cv2, api_name))
+
+    return open_capture
+
+
+def open_source(camera: Optional[int] = None, source: Optional[str] = None, *, width: int = 0, height: int = 0,
+                fps: float = 0.0, fourcc: str = "", backoff: Optional[Backoff] = None) -> Source:
+    """Build (and open) the source named on the command line; SourceError if it cannot be opened.
+
+    ``source`` is an image folder, a video file, a stream URL (rtsp://...) or a GStreamer pipeline
+    (anything containing ``!``, ending in an appsink, e.g. ``nvarguscamerasrc ! ... ! appsink``).
+    """
+    if (camera is None) == (source is None):
+        raise SourceError("give exactly one of --camera N or --source S")
+    if camera is not None:
+        src: Source = CaptureSource(camera_opener(camera, width, height, fps, fourcc), f"camera {camera}", live=True,
+                                    fps=fps, backoff=backoff)
+    elif "!" in source:
+        src = CaptureSource(_capture_opener(source, "CAP_GSTREAMER"), f"GStreamer pipeline '{source}'", live=True,
+                            fps=fps, backoff=backoff)
+    elif source.lower().startswith(STREAM_PREFIXES):
+        src = CaptureSource(_capture_opener(source, "CAP_FFMPEG"), f"stream {source}", live=True, fps=fps, backoff=backoff)
+    else:
+        path = Path(source)
+        if path.is_dir():
+            src = ImageFolderSource(path)
+        elif path.is_file():
+            src = CaptureSource(_capture_opener(str(path), "CAP_ANY"), f"video file {path}", live=False)
+        else:
+            raise SourceError(f"{source}: no such file or folder (and not an rtsp:// URL or a GStreamer pipeline)")
+    src.open()
+    return src
