@@ -1,0 +1,77 @@
+"""Train/val split: seeded, stratified, disjoint; the manifest round-trips with relative paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from gain_mtl.data.layout import DataError, scan_dataset
+from gain_mtl.data.split import make_split, read_manifest, write_manifest
+
+COUNTS = {("train", "normal"): 20, ("train", "defective"): 10, ("test", "normal"): 3, ("test", "defective"): 2}
+
+
+def test_split_is_deterministic_for_a_seed(make_dataset):
+    samples = scan_dataset(make_dataset(COUNTS))
+    a, b = make_split(samples, 0.2, seed=3), make_split(list(reversed(samples)), 0.2, seed=3)
+    assert a.to_json() == b.to_json()
+    assert a.digest() == b.digest()
+    assert make_split(samples, 0.2, seed=4).digest() != a.digest()
+
+
+def test_split_is_disjoint_stratified_and_keeps_test(make_dataset):
+    samples = scan_dataset(make_dataset(COUNTS))
+    manifest = make_split(samples, 0.2, seed=0)
+    parts = {name: {s.image for s in items} for name, items in manifest.parts().items()}
+    assert not parts["train"] & parts["val"] and not parts["val"] & parts["test"]
+    assert not parts["train"] & parts["test"]
+    assert parts["train"] | parts["val"] | parts["test"] == {s.image for s in samples}
+    assert [s.label for s in manifest.val].count(0) == 4  # 20% of 20 normals
+    assert [s.label for s in manifest.val].count(1) == 2  # 20% of 10 defectives
+    assert {s.image for s in manifest.test} == {s.image for s in samples if s.split == "test"}
+    assert {s.split for s in manifest.val} == {"val"}
+
+
+def test_small_class_is_never_missing_from_val(make_dataset):
+    counts = {("train", "normal"): 10, ("train", "defective"): 2}
+    manifest = make_split(scan_dataset(make_dataset(counts)), 0.2, seed=0)
+    assert sorted(s.label for s in manifest.val) == [0, 0, 1]
+    assert [s.label for s in manifest.train].count(1) == 1
+
+
+def test_manifest_is_relative_and_round_trips_under_another_root(make_dataset, tmp_path):
+    root = make_dataset(COUNTS)
+    manifest = make_split(scan_dataset(root), 0.25, seed=1)
+    path = write_manifest(manifest, tmp_path / "run" / "split.json")
+    raw = json.loads(path.read_text())
+    entries = raw["train"] + raw["val"] + raw["test"]
+    assert all(not e["image"].startswith("/") and e["image"].startswith("images/") for e in entries)
+    assert str(tmp_path) not in path.read_text()
+    assert raw["counts"] == {"train": len(manifest.train), "val": len(manifest.val), "test": 5}
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(root, moved)
+    again = read_manifest(path, moved)
+    assert again.digest() == manifest.digest()
+    assert again.val[0].image == moved / raw["val"][0]["image"]
+    assert [s.has_mask for s in again.train] == [s.has_mask for s in manifest.train]
+
+
+def test_edited_manifest_and_wrong_root_are_refused(make_dataset, tmp_path):
+    root = make_dataset(COUNTS)
+    path = write_manifest(make_split(scan_dataset(root), 0.2, seed=1), tmp_path / "split.json")
+    with pytest.raises(DataError, match="does not exist; pass the data root"):
+        read_manifest(path, tmp_path / "nowhere")
+    raw = json.loads(path.read_text())
+    raw["val"].append(raw["train"].pop())
+    path.write_text(json.dumps(raw))
+    with pytest.raises(DataError, match="do not match its digest"):
+        read_manifest(path, root)
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0])
+def test_bad_ratio_is_refused(make_dataset, ratio):
+    with pytest.raises(DataError, match=f"split ratio {ratio} must be in"):
+        make_split(scan_dataset(make_dataset()), ratio, seed=0)

@@ -1,0 +1,114 @@
+"""Augmentation: masks follow their images through every flip and rotation; photometric steps
+touch the image only; probabilities come from the config; normalisation is ImageNet's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torchvision import tv_tensors
+
+from gain_mtl.config import AugmentConfig
+from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_eval_transform, build_train_transform
+
+S = 12
+GEOMETRY_ONLY = dict(color_jitter=0.0, gaussian_noise=0.0)
+
+
+def _coordinate_image() -> tuple[tv_tensors.Image, np.ndarray]:
+    """An image whose pixel at (r, c) holds (r, c, 0) * 10: a transformed pixel says where it came from."""
+    rows, cols = np.mgrid[0:S, 0:S]
+    image = np.stack([rows * 10, cols * 10, np.zeros_like(rows)]).astype(np.uint8)
+    return tv_tensors.Image(torch.from_numpy(image)), np.stack([rows, cols])
+
+
+def _source_coordinates(normalised: torch.Tensor) -> np.ndarray:
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    pixels = torch.round((normalised * std + mean) * 255).numpy()
+    return np.round(pixels[:2] / 10).astype(int)
+
+
+def _apply(transform, image, mask):
+    out = transform({"image": image, "mask": tv_tensors.Mask(torch.from_numpy(mask)[None])})
+    return out["image"], out["mask"][0].numpy()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_mask_pixel_follows_its_image_pixel(seed):
+    """Property: under any random mix of flips and rotations, each output mask pixel is the mask
+    value at the source position its image pixel came from (and the map is a permutation)."""
+    rng = np.random.default_rng(seed)
+    mask = (rng.random((S, S)) < 0.3).astype(np.uint8)
+    image, _ = _coordinate_image()
+    torch.manual_seed(seed)
+    out_image, out_mask = _apply(build_train_transform(AugmentConfig(**GEOMETRY_ONLY)), image, mask)
+    rows, cols = _source_coordinates(out_image)
+    assert len({(r, c) for r, c in zip(rows.ravel(), cols.ravel())}) == S * S
+    assert (out_mask == mask[rows, cols]).all()
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("hflip", lambda r, c: (r, S - 1 - c)),
+        ("vflip", lambda r, c: (S - 1 - r, c)),
+    ],
+)
+def test_a_marked_pixel_moves_where_each_flip_sends_it(name, expected):
+    probs = {"hflip": 0.0, "vflip": 0.0, "rot90": 0.0, **GEOMETRY_ONLY, name: 1.0}
+    transform = build_train_transform(AugmentConfig(**probs))
+    for r, c in [(0, 0), (2, 7), (S - 1, 3)]:
+        mask = np.zeros((S, S), np.uint8)
+        mask[r, c] = 1
+        image, _ = _coordinate_image()
+        out_image, out_mask = _apply(transform, image, mask)
+        assert list(zip(*np.nonzero(out_mask))) == [expected(r, c)]
+        rows, cols = _source_coordinates(out_image)
+        assert (rows[expected(r, c)], cols[expected(r, c)]) == (r, c)
+
+
+def test_rot90_rotates_image_and_mask_by_the_same_quarter_turns():
+    transform = build_train_transform(AugmentConfig(hflip=0, vflip=0, rot90=1.0, **GEOMETRY_ONLY))
+    mask = np.zeros((S, S), np.uint8)
+    mask[1, 4] = 1
+    seen = set()
+    for seed in range(30):
+        torch.manual_seed(seed)
+        image, _ = _coordinate_image()
+        out_image, out_mask = _apply(transform, image, mask)
+        k = next(k for k in (1, 2, 3) if (out_mask == np.rot90(mask, k)).all())
+        rows, cols = _source_coordinates(out_image)
+        grid_rows, grid_cols = np.mgrid[0:S, 0:S]
+        assert (rows == np.rot90(grid_rows, k)).all() and (cols == np.rot90(grid_cols, k)).all()
+        seen.add(k)
+    assert seen == {1, 2, 3}  # p=1 always turns, by each of the three angles
+
+
+def test_photometric_steps_change_the_image_but_never_the_mask():
+    transform = build_train_transform(AugmentConfig(0, 0, 0, color_jitter=1.0, gaussian_noise=1.0))
+    mask = (np.random.default_rng(0).random((S, S)) < 0.5).astype(np.uint8)
+    image, _ = _coordinate_image()
+    torch.manual_seed(0)
+    out_image, out_mask = _apply(transform, image, mask)
+    assert (out_mask == mask).all()
+    reference, _ = _apply(build_eval_transform(), image, mask)
+    assert not torch.allclose(out_image, reference)
+
+
+def test_zero_probabilities_reduce_training_to_evaluation():
+    transform = build_train_transform(AugmentConfig(0, 0, 0, 0, 0))
+    image, _ = _coordinate_image()
+    mask = np.eye(S, dtype=np.uint8)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        out_image, out_mask = _apply(transform, image, mask)
+        reference, _ = _apply(build_eval_transform(), image, mask)
+        assert torch.equal(out_image, reference) and (out_mask == mask).all()
+
+
+def test_evaluation_normalises_with_imagenet_constants():
+    image = tv_tensors.Image(torch.full((3, 2, 2), 255, dtype=torch.uint8))
+    out = build_eval_transform()({"image": image, "mask": tv_tensors.Mask(torch.zeros(1, 2, 2, dtype=torch.uint8))})
+    assert out["image"].dtype == torch.float32
+    expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
+    assert torch.allclose(out["image"][:, 0, 0], torch.tensor(expected))
