@@ -32,3 +32,17 @@ def test_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mask = np.where(frame[..., 0] >= PATCH - 1, 255, 0).astype(np.uint8)
         cv2.imwrite(str(root / "masks" / "defective" / f"d{i}.png"), mask)
     return root
+
+
+@pytest.fixture(scope="session")
+def line_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short MJPG video of the line: every third frame defective."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("bench-video") / "line.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (96, 72))
+    assert writer.isOpened(), "OpenCV cannot write MJPG video here"
+    for i in range(30):
+        writer.write(synth_frame(i % 3 == 0, seed=i))
+    writer.release()
+    return path

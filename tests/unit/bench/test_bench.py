@@ -149,3 +149,19 @@ def test_missing_data_layout_is_named(tiny_bundle: Path, tmp_path: Path) -> None
     (tmp_path / "images" / "test" / "normal").mkdir(parents=True)
     with pytest.raises(BenchError, match="defective"):
         run_bench(load_bundle(tiny_bundle), BenchSettings(backends=("onnxruntime",), runs=1, data=tmp_path))
+
+
+def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["bench", "--model", str(tiny_bundle), "--backends", "onnxruntime",
+                                       "--precisions", "fp32", "--runs", "5", "--stream", str(line_video),
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    stream = read_report(tmp_path / "report.json").stream
+    assert stream["status"] == "ok" and stream["backend"] == "onnxruntime"
+    # every-frame mode on a file: one decision per frame, none lost; every third frame is defective.
+    assert stream["frames"] == 30 and stream["decisions"] == 30 and stream["faults"] == 0 and stream["dropped"] == 0
+    assert set(stream["stages_ms"]) == {"capture", "preprocess", "inference", "postprocess", "sink"}
+    assert all(stage["n"] > 0 for stage in stream["stages_ms"].values())
+    assert stream["frame_to_decision_ms"]["p50"] <= stream["frame_to_decision_ms"]["p99"]
+    assert stream["fps"] > 0 and stream["fps_over_throughput"] > 0 and stream["p99_over_p50"] >= 1.0
+    assert "## Stream" in (tmp_path / "report.md").read_text()

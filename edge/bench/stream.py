@@ -1,0 +1,167 @@
+"""``gainctl bench --stream``: the ``gainctl run`` pipeline on a video, stage by stage.
+
+It runs on the batch-1 row with the highest standalone throughput (what a line would deploy),
+with that row's throughput options, so ``fps_over_throughput`` compares like with like.
+
+The pipeline is run unchanged; its parts are wrapped to read the clock at the seams: the source
+(capture), the runner (inference: submit to result), a sink first and last in the sink list
+(postprocess: result to decision, including the in-order wait; sink: the journal sink's own time).
+Resizing happens inside the pipeline's inference thread between two seams, so it is timed on the
+stream's own frames right after the run (the same function on the same pixels).
+Frame-to-decision is each decision event's own ``latency_ms`` (capture to decision).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from edge.bench.stats import summarize
+from edge.bundle import Bundle
+
+RESIZE_SAMPLES = 50
+
+
+class TimedSource:
+    """Delegates to a source and records how long each frame took to come out of it."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.capture_ms: list[float] = []
+        self.sample: np.ndarray | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "on_status":  # the pipeline hooks the real source's status reports
+            setattr(self._source, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def frames(self) -> Iterator[Any]:
+        iterator = iter(self._source.frames())
+        while True:
+            start = time.perf_counter()
+            try:
+                frame = next(iterator)
+            except StopIteration:
+                return
+            self.capture_ms.append((time.perf_counter() - start) * 1000.0)
+            if self.sample is None and frame.image is not None:
+                self.sample = frame.image.copy()
+            yield frame
+
+
+class TimedRunner:
+    """Delegates to an active runner; records submit and completion times, in submission order."""
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self.submitted: list[float] = []
+        self.completed: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runner, name)
+
+    def submit(self, feed: dict[str, np.ndarray], callback: Callable[..., None]) -> None:
+        with self._lock:
+            index = len(self.submitted)
+            self.submitted.append(time.perf_counter())
+
+        def done(outputs: Any, error: Any) -> None:
+            self.completed[index] = time.perf_counter()
+            callback(outputs, error)
+
+        self._runner.submit(feed, done)
+
+
+class ClockSink:
+    """Reads the clock when a decision event reaches it; put first and last around the real sinks."""
+
+    name = "bench-clock"
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.events: list[Any] = []
+
+    def send(self, event: Any, context: Any = None) -> None:
+        if getattr(event, "kind", None) == "decision":
+            self.times.append(time.perf_counter())
+            self.events.append(event)
+
+    def close(self) -> None:
+        pass
+
+    def notes(self) -> list[str]:
+        return []
+
+
+def _choose_row(rows: list[Any]) -> Any | None:
+    """The row a line would deploy: highest throughput at batch 1 among the edge backends."""
+    candidates = [r for r in rows if r.ok and r.batch == 1 and r.backend != "torch" and r.throughput]
+    return max(candidates, key=lambda r: r.throughput["fps"], default=None)
+
+
+def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[str], None]) -> dict[str, Any]:
+    """Run the pipeline on ``settings.stream`` with the best batch-1 row's backend and precision."""
+    from edge.backends import open_runner
+    from edge.bench.suite import THROUGHPUT_OPTIONS
+    from edge.events import FAULT
+    from edge.pipeline import Pipeline
+    from edge.preprocess import resize_frame
+    from edge.sinks.journal import JournalSink
+    from edge.sources import SourceError, open_source
+
+    row = _choose_row(rows)
+    if row is None:
+        return {"status": "skipped", "reason": "no edge backend measured at batch 1 to run the pipeline on"}
+    try:
+        source = TimedSource(open_source(source=str(settings.stream)))
+    except SourceError as exc:
+        return {"status": "skipped", "reason": str(exc)}
+    first, last = ClockSink(), ClockSink()
+    with tempfile.TemporaryDirectory(prefix="gain-bench-") as tmp:
+        journal = JournalSink(Path(tmp) / "decisions.jsonl")
+        # Asynchronous like the standalone throughput it is compared with, and opened the same way.
+        with open_runner(bundle, row.backend, row.precision, **THROUGHPUT_OPTIONS.get(row.backend, {})) as runner:
+            timed = TimedRunner(runner)
+            pipeline = Pipeline(source, timed, bundle.threshold(row.precision), [first, journal, last],
+                                mode="every-frame", max_frames=settings.stream_frames)
+            summary = pipeline.run()
+        journal.close()
+    log(f"stream: {summary.format()}")
+    decided = [e for e in first.events if e.decision != FAULT]
+    # Submissions and non-fault decisions pair up in order: every-frame mode keeps capture order.
+    inference = [(timed.completed[i] - t) * 1000.0 for i, t in enumerate(timed.submitted) if i in timed.completed]
+    decided_at = [t for t, e in zip(first.times, first.events) if e.decision != FAULT]
+    post = [(t - timed.completed[i]) * 1000.0 for i, t in enumerate(decided_at) if i in timed.completed]
+    sink = [(b - a) * 1000.0 for a, b in zip(first.times, last.times)]
+    preprocess = []
+    if source.sample is not None:
+        height, width = runner.input_spec.height, runner.input_spec.width
+        for _ in range(RESIZE_SAMPLES):
+            start = time.perf_counter()
+            resize_frame(source.sample, width, height)
+            preprocess.append((time.perf_counter() - start) * 1000.0)
+    stages = {"capture": source.capture_ms, "preprocess": preprocess, "inference": inference,
+              "postprocess": post, "sink": sink}
+    f2d = summarize([e.latency_ms for e in decided]) if decided else None
+    standalone = row.throughput["fps"]
+    return {
+        "status": "ok", "reason": None, "source": Path(settings.stream).name, "backend": row.backend,
+        "precision": row.precision, "mode": "every-frame", "frames": summary.frames, "decisions": len(decided),
+        "faults": summary.faults, "dropped": summary.dropped, "fault_reasons": summary.fault_reasons,
+        "fps": summary.fps, "elapsed_s": summary.elapsed_s,
+        "frame_to_decision_ms": f2d or {},
+        "p99_over_p50": f2d["p99"] / f2d["p50"] if f2d and f2d["p50"] > 0 else None,
+        "standalone_fps": standalone, "fps_over_throughput": summary.fps / standalone if standalone else None,
+        "stages_ms": {name: summarize(values) if values else {} for name, values in stages.items()},
+        "jobs": runner.jobs,
+    }
