@@ -1,0 +1,137 @@
+"""``gainctl run``: stream frames through a model bundle to accept/reject events.
+
+Imports only ``edge`` (never torch or the training code), so it runs on an inspection camera with
+the ``edge`` extra alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any, Optional, Tuple
+
+import click
+
+
+class ConfigError(click.ClickException):
+    """A configuration the run cannot start with: message and exit code 2."""
+
+    exit_code = 2
+
+
+@click.command("run")
+@click.option("--model", "model", required=True, help="Bundle folder written by 'gainctl export'.")
+@click.option("--camera", type=int, default=None, help="OpenCV camera index.")
+@click.option("--source", default=None, help="Video file, image folder, rtsp:// URL or GStreamer pipeline (with '!').")
+@click.option("--backend", type=click.Choice(["auto", "openvino", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--mode", type=click.Choice(["every-frame", "latest"]), default="every-frame", show_default=True,
+              help="every-frame: one decision per frame, in order (inspection). latest: newest frame wins (monitoring).")
+@click.option("--deadline-ms", type=float, default=None, help="A frame without a decision this long after capture is a fault (timeout).")
+@click.option("--sink", "sinks", multiple=True,
+              help="stdout | journal:PATH | mqtt://HOST:PORT/TOPIC | http(s)://URL | gpio:CHIP:LINE[:dry-run]; repeatable (default stdout).")
+@click.option("--save-rejects", type=click.Path(file_okay=False), default=None, help="Write each rejected frame and its heatmap overlay here.")
+@click.option("--show", is_flag=True, help="Show the overlay and counters in a window (needs OpenCV with a GUI).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
+@click.option("--width", type=int, default=0, help="Camera frame width to request.")
+@click.option("--height", type=int, default=0, help="Camera frame height to request.")
+@click.option("--fps", type=float, default=0.0, help="Camera fps to request; nominal fps of a live source (counts frames lost while it is away).")
+@click.option("--fourcc", default="", help="Camera pixel format to request, e.g. MJPG.")
+@click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, NPU or AUTO.")
+@click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False), default="LATENCY", show_default=True,
+              help="OpenVINO performance hint.")
+@click.option("--jobs", type=int, default=None, help="Inferences in flight (default: the backend's choice).")
+@click.option("--queue-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames buffered between capture and inference.")
+def run(model: str, camera: Optional[int], source: Optional[str], backend: str, precision: str, mode: str,
+        deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
+        max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
+        jobs: Optional[int], queue_size: int) -> None:
+    """Stream camera frames through a bundle to accept/reject decisions."""
+    from edge.backends import BackendError, choose_backend
+    from edge.bundle import BundleError, load_bundle
+    from edge.pipeline import Pipeline
+    from edge.sinks import SinkError, open_sink
+    from edge.sources import SourceError, open_source
+
+    if deadline_ms is not None and deadline_ms <= 0:
+        raise ConfigError(f"--deadline-ms must be positive, got {deadline_ms}")
+    opened: list = []
+    try:
+        bundle = load_bundle(model)
+        info = choose_backend(bundle, backend, precision)
+        threshold = bundle.threshold(precision)
+        frames = open_source(camera, source, width=width, height=height, fps=fps, fourcc=fourcc)
+        for spec in sinks or ("stdout",):
+            opened.append(open_sink(spec))
+        if save_rejects:
+            from edge.sinks.overlay import SaveRejectsSink
+
+            opened.append(SaveRejectsSink(save_rejects))
+        if show:
+            from edge.sinks.overlay import ShowSink
+
+            opened.append(ShowSink())
+        runner = _open_runner(bundle, info.name, precision, device=device, hint=hint, jobs=jobs)
+        runner.activate()
+    except (BundleError, BackendError, SourceError, SinkError) as exc:
+        _close_all(opened)
+        raise ConfigError(str(exc)) from exc
+    except ValueError as exc:  # e.g. an OpenVINO device that is not present
+        _close_all(opened)
+        raise ConfigError(str(exc)) from exc
+
+    for sink in opened:
+        for note in sink.notes():
+            click.echo(f"gainctl run: {note}", err=True)
+    click.echo(f"gainctl run: {frames.name} -> {info.name}/{precision} (threshold {threshold:.4f}), mode {mode}", err=True)
+    try:
+        pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
+                            queue_size=queue_size, max_frames=max_frames)
+    except ValueError as exc:
+        runner.deactivate()
+        _close_all(opened)
+        raise ConfigError(str(exc)) from exc
+    previous = _install_stop_handlers(pipeline)
+    try:
+        summary = pipeline.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        runner.deactivate()
+        _close_all(opened)
+    click.echo(f"gainctl run: summary: {summary.format()}", err=True)
+
+
+def _open_runner(bundle: Any, backend: str, precision: str, *, device: str, hint: str, jobs: Optional[int]) -> Any:
+    from edge.backends import open_runner
+
+    options: dict = {}
+    if backend == "openvino":
+        options.update(device=device, hint=hint.upper())
+    if jobs is not None:
+        options["jobs"] = jobs
+    return open_runner(bundle, backend, precision, **options)
+
+
+def _close_all(sinks: list) -> None:
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception as exc:  # closing one sink must not keep the others from flushing
+            click.echo(f"gainctl run: closing {sink.name} failed: {exc!r}", err=True)
+
+
+def _install_stop_handlers(pipeline: Any) -> dict:
+    """First Ctrl-C / SIGTERM: stop capturing and deliver what is queued. Second: exit at once."""
+    previous = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        if pipeline.source.stopped:
+            click.echo("gainctl run: stopping now", err=True)
+            sys.exit(130)
+        click.echo("gainctl run: stopping; delivering queued decisions (again to quit at once)", err=True)
+        pipeline.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
