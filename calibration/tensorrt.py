@@ -9,11 +9,8 @@ buffers and keeps a calibration cache so a rebuild does not recalibrate.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,41 +23,21 @@ PRECISIONS = ("fp32", "fp16", "int8")
 WORKSPACE_BYTES = 1 << 30
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What an engine is specific to, besides its ONNX and precision."""
-
-    gpu_name: str
-    compute_capability: tuple[int, int]
-    trt_version: str
+def engine_file(cache_dir: str | Path, onnx_path: str | Path, fingerprint: str) -> Path:
+    """``STEM-FINGERPRINT.engine``: the name the edge's TensorRT runner looks for."""
+    return Path(cache_dir) / f"{Path(onnx_path).stem}-{fingerprint}.engine"
 
 
-def engine_fingerprint(onnx_sha256: str, precision: str, device: DeviceInfo) -> str:
-    """Short, file-name-safe digest of GPU, compute capability, TensorRT version, ONNX and precision."""
-    if precision not in PRECISIONS:
-        raise CalibrationError(f"unknown TensorRT precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    major, minor = device.compute_capability
-    key = f"{device.gpu_name}|sm{major}{minor}|trt{device.trt_version}|{onnx_sha256}|{precision}"
-    gpu = re.sub(r"[^A-Za-z0-9]+", "-", device.gpu_name).strip("-").lower()
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return f"{gpu}-sm{major}{minor}-trt{device.trt_version}-{precision}-{digest}"
-
-
-def engine_file(cache_dir: str | Path, onnx_path: str | Path, precision: str, device: DeviceInfo) -> Path:
-    """Where the engine for this ONNX, precision and device lives in ``cache_dir``."""
+def device_fingerprint(onnx_path: str | Path, precision: str) -> str:
+    """The edge runtime's fingerprint of (GPU 0, its compute capability, TensorRT, ONNX sha256, precision)."""
+    from edge.backends.tensorrt import engine_fingerprint
     from edge.bundle import sha256_file
 
-    stem = Path(onnx_path).stem
-    return Path(cache_dir) / f"{stem}.{engine_fingerprint(sha256_file(onnx_path), precision, device)}.engine"
-
-
-def current_device() -> DeviceInfo:
-    """The GPU this process builds for (device 0), read through pycuda."""
     trt = import_optional("tensorrt", "tensorrt")
     cuda = import_optional("pycuda.driver", "tensorrt")
     cuda.init()
     dev = cuda.Device(0)
-    return DeviceInfo(dev.name(), dev.compute_capability(), trt.__version__)
+    return engine_fingerprint(dev.name(), dev.compute_capability(), trt.__version__, sha256_file(onnx_path), precision)
 
 
 def has_qdq(onnx_path: str | Path) -> bool:
@@ -118,8 +95,10 @@ def build_engine(
     ``precision="int8"`` wants the Q/DQ ONNX; for a plain ONNX it needs ``batches`` for the
     entropy calibrator, whose cache is kept next to the engine.
     """
+    if precision not in PRECISIONS:
+        raise CalibrationError(f"unknown TensorRT precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     trt = import_optional("tensorrt", "tensorrt")
-    target = engine_file(cache_dir, onnx_path, precision, current_device())
+    target = engine_file(cache_dir, onnx_path, device_fingerprint(onnx_path, precision))
     if target.exists():
         log.info("reusing TensorRT engine %s", target)
         return target
