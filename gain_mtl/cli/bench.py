@@ -74,7 +74,7 @@ def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], pre
             from gain_mtl.bench_reference import TorchReference
 
             references.append(TorchReference(checkpoint, bundle))
-        command = "gainctl " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "gainctl" else shlex.join(sys.argv)
+        command = "gainctl " + shlex.join(sys.argv[1:])
         report = run_bench(bundle, settings, references, command=command, log=lambda m: click.echo(m, err=True))
         write_outputs(report, out)
     except (BenchError, BundleError, BackendError) as exc:
