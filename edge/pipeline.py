@@ -67,26 +67,34 @@ class Pending:
 
 
 class LatestSlot:
-    """A one-frame mailbox: ``put`` replaces an unread frame (counted as dropped)."""
+    """A one-frame mailbox: ``put`` replaces an unread frame (counted as dropped).
+
+    The end-of-stream sentinel never replaces a frame: the last frame is still decided.
+    """
 
     def __init__(self) -> None:
         self._item: Any = None
         self._has = False
+        self._closed = False
         self._cv = threading.Condition()
         self.dropped = 0
 
     def put(self, item: Any) -> None:
         with self._cv:
-            if self._has and self._item is not _SENTINEL:
-                self.dropped += 1
-            if not (self._has and self._item is _SENTINEL):
+            if item is _SENTINEL:
+                self._closed = True
+            else:
+                if self._has:
+                    self.dropped += 1
                 self._item, self._has = item, True
             self._cv.notify()
 
     def get(self) -> Any:
         with self._cv:
-            self._cv.wait_for(lambda: self._has)
-            item, self._has = self._item, False
+            self._cv.wait_for(lambda: self._has or self._closed)
+            if not self._has:
+                return _SENTINEL
+            item, self._item, self._has = self._item, None, False
             return item
 
 

@@ -119,7 +119,7 @@ class CaptureSource(Source):
                 yield Frame(next_id, time.time(), last_slot, image)
                 next_id += 1
                 continue
-            if not self.live:
+            if not self.live or self.stopped:
                 return
             for frame in self._reconnect(next_id, last_slot):
                 yield frame

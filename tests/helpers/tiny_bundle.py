@@ -99,3 +99,84 @@ def synth_frame(defective: bool, width: int = 96, height: int = 72, seed: int = 
         y = int(rng.integers(0, height - side))
         frame[y:y + side, x:x + side] = PATCH
     return frame
+
+
+def defective_at(index: int) -> bool:
+    """Ground truth of the synthetic streams: every fifth frame, from the third, has a defect."""
+    return index % 5 == 2
+
+
+def write_video(path: Path, frames: int, fps: float = 10.0, width: int = 96, height: int = 72) -> list[bool]:
+    """An MJPG .avi of synthetic frames; returns the defect label of each frame."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write MJPG to {path}")
+    labels = [defective_at(i) for i in range(frames)]
+    for i, label in enumerate(labels):
+        writer.write(synth_frame(label, width, height, seed=i))
+    writer.release()
+    return labels
+
+
+class SyntheticCamera:
+    """A camera made of synthetic frames, opened through ``open()`` like ``cv2.VideoCapture``.
+
+    When all ``frames`` are read it calls ``on_exhausted`` and reads fail.
+    ``outages`` maps a frame count to an outage length in seconds: after that many frames the
+    camera 'unplugs' (reads fail, reopening fails) until the outage is over. ``slow`` maps frame
+    counts to extra seconds spent reading that frame. ``fps`` paces reads (0: as fast as possible).
+    """
+
+    def __init__(self, frames: int, fps: float = 0.0, outages: dict | None = None, slow: dict | None = None,
+                 width: int = 96, height: int = 72) -> None:
+        import time as _time
+
+        self._time = _time
+        self.frames, self.fps, self.width, self.height = frames, fps, width, height
+        self.outages = dict(outages or {})
+        self.slow = dict(slow or {})
+        self.produced = 0
+        self.down_until = 0.0
+        self.opens = 0
+        self._pool = [synth_frame(defective_at(i), width, height, seed=i) for i in range(10)]
+        self._next_due = 0.0
+        self.on_exhausted = lambda: None  # e.g. the source's stop(): the stream ends, no reconnect
+
+    def open(self) -> "SyntheticCamera._Handle":
+        self.opens += 1
+        return self._Handle(self, alive=self._time.monotonic() >= self.down_until)
+
+    class _Handle:
+        def __init__(self, camera: "SyntheticCamera", alive: bool) -> None:
+            self.camera, self.alive = camera, alive
+
+        def isOpened(self) -> bool:
+            return self.alive
+
+        def get(self, prop: int) -> float:
+            return float(self.camera.fps) if prop == 5 else 0.0
+
+        def release(self) -> None:
+            self.alive = False
+
+        def read(self):
+            cam = self.camera
+            if cam.produced >= cam.frames:
+                cam.on_exhausted()
+                return False, None
+            if not self.alive:
+                return False, None
+            if cam.produced in cam.outages:
+                cam.down_until = cam._time.monotonic() + cam.outages.pop(cam.produced)
+                self.alive = False
+                return False, None
+            if cam.fps:
+                now = cam._time.monotonic()
+                cam._next_due = max(cam._next_due + 1.0 / cam.fps, now)
+                cam._time.sleep(max(0.0, cam._next_due - now))
+            cam._time.sleep(cam.slow.get(cam.produced, 0.0))
+            index = cam.produced
+            cam.produced += 1
+            return True, cam._pool[index % len(cam._pool)].copy()

@@ -1,0 +1,60 @@
+"""Sources: reconnect with fault frames, image folders, opening errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edge.sources import Backoff, CaptureSource, SourceError, open_source
+from tests.helpers.tiny_bundle import SyntheticCamera, synth_frame
+
+
+def test_lost_camera_yields_source_lost_frames_and_reconnects() -> None:
+    cam = SyntheticCamera(frames=30, fps=100.0, outages={10: 0.3})
+    src = CaptureSource(cam.open, "synthetic camera", live=True, fps=100.0, backoff=Backoff(initial_s=0.05, max_s=0.1))
+    cam.on_exhausted = src.stop
+    statuses = []
+    src.on_status = lambda message, **detail: statuses.append(message)
+    frames = list(src.frames())
+    assert [f.id for f in frames] == list(range(len(frames)))           # no slot skipped
+    real = [f for f in frames if f.image is not None]
+    lost = [f for f in frames if f.image is None]
+    assert len(real) == 30
+    assert all(f.fault == "source_lost" for f in lost)
+    assert 20 <= len(lost) <= 45                                         # ~0.3 s of a 100 fps camera
+    assert statuses == ["source_lost", "source_reconnected"]
+    assert all(a.t_capture <= b.t_capture for a, b in zip(frames, frames[1:]))
+
+
+def test_gives_up_when_told_to() -> None:
+    cam = SyntheticCamera(frames=5, outages={2: 60.0})
+    src = CaptureSource(cam.open, "synthetic camera", live=True, backoff=Backoff(0.01, 0.02, give_up_after_s=0.1))
+    statuses = []
+    src.on_status = lambda message, **detail: statuses.append(message)
+    frames = list(src.frames())
+    assert sum(f.image is not None for f in frames) == 2
+    assert all(f.fault == "source_lost" for f in frames[2:]) and len(frames) > 2
+    assert statuses[-1] == "source_gave_up"
+
+
+def test_image_folder_in_name_order_with_unreadable_files_as_faults(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "b.png"), synth_frame(True))
+    cv2.imwrite(str(tmp_path / "a.png"), synth_frame(False))
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    src = open_source(source=str(tmp_path))
+    frames = list(src.frames())
+    assert [f.image is not None for f in frames] == [True, True, False]
+    assert frames[2].fault == "unreadable"
+
+
+def test_opening_errors_name_the_source(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file or folder"):
+        open_source(source=str(tmp_path / "missing.avi"))
+    with pytest.raises(SourceError, match="cannot open camera 97"):
+        open_source(camera=97)
+    with pytest.raises(SourceError, match="no images"):
+        open_source(source=str(tmp_path))
+    with pytest.raises(SourceError, match="exactly one"):
+        open_source()
