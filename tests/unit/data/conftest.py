@@ -1,33 +1,13 @@
-"""Small datasets in the design's layout, written file by file so each test can break one thing."""
+"""The ``make_dataset`` fixture: a small dataset in the design's layout, file by file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pytest
 
-SIZE = 16
-
-
-def write_image(path: Path, array: np.ndarray) -> Path:
-    import cv2
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), array)
-    return path
-
-
-def image_array(seed: int, size: int = SIZE) -> np.ndarray:
-    """A distinct random BGR image per seed (so no two files share content)."""
-    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-
-
-def mask_array(size: int = SIZE) -> np.ndarray:
-    mask = np.zeros((size, size), np.uint8)
-    mask[2:6, 3:9] = 255
-    return mask
+from datafiles import image_array, mask_array, write_image
 
 
 @pytest.fixture
