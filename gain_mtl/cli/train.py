@@ -50,11 +50,10 @@ def build_config(config: str | None, out: Path, resume: bool, sets: tuple[str, .
 @click.option("--weights", default=None, help="local backbone weights file or installed weights package")
 @click.option("--device", default=None, help="auto, cpu or cuda")
 @click.option("--resume", is_flag=True, help="continue the run in --out from checkpoints/last.pt")
-@click.option("--stop-after", "stop_after", type=int, default=None, help="stop after this epoch (a time box; continue with --resume)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override, repeatable (train.lr=3e-4)")
 @click.option("--nproc", type=int, default=1, show_default=True, help="processes on this machine (wraps torchrun)")
 @click.argument("extra", nargs=-1, metavar="[KEY=VALUE]...")
-def train(data, out, config, strategy, epochs, image_size, backbone, weights, device, resume, stop_after, sets, nproc, extra):
+def train(data, out, config, strategy, epochs, image_size, backbone, weights, device, resume, sets, nproc, extra):
     """Train GAIN-MTL with the multi-stage schedule into the run folder --out."""
     flags = {"strategy": strategy, "epochs": epochs, "image_size": image_size, "backbone": backbone,
              "weights": weights, "device": device}
@@ -69,8 +68,6 @@ def train(data, out, config, strategy, epochs, image_size, backbone, weights, de
                 args += [f"--{key.replace('_', '-')}", str(value)]
         if resume:
             args.append("--resume")
-        if stop_after is not None:
-            args += ["--stop-after", str(stop_after)]
         for item in sets:
             args += ["--set", item]
         raise SystemExit(run_torchrun(nproc, [*args, *extra]))
@@ -79,7 +76,7 @@ def train(data, out, config, strategy, epochs, image_size, backbone, weights, de
 
     try:
         cfg = build_config(config, out, resume, sets, extra, flags)
-        run_dir = run_training(cfg, data, out, resume=resume, stop_after=stop_after)
+        run_dir = run_training(cfg, data, out, resume=resume)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if os.environ.get("RANK", "0") == "0":

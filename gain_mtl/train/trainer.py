@@ -83,17 +83,22 @@ def check_config(config: Config) -> None:
 
 
 def check_data(data_root: str | Path, config: Config):
-    """The data check of ``gainctl data check`` plus what training needs: both classes in train."""
+    """``gainctl data check`` (every file decoded) plus what training needs: both classes in
+    train and val. Returns the split manifest."""
+    from gain_mtl.data.check import check_dataset
     from gain_mtl.data.layout import DataError
     from gain_mtl.data.split import make_split
 
     root = Path(data_root)
     if not root.is_dir():
         raise TrainError(f"data folder {root} does not exist; make one with 'gainctl data import' or 'gainctl data synth'")
+    report = check_dataset(root)
+    if not report.ok:
+        raise TrainError(f"data folder {root} fails the data check (see 'gainctl data check {root}'):\n{report.format()}")
     try:
-        manifest = make_split(_checked_samples(root), config.data.val_ratio, config.data.seed)
+        manifest = make_split(report.samples, config.data.val_ratio, config.data.seed)
     except DataError as exc:
-        raise TrainError(f"data folder {root} fails the data check: {exc}") from None
+        raise TrainError(f"data folder {root}: {exc}") from None
     for part in ("train", "val"):
         labels = {s.label for s in getattr(manifest, part)}
         if labels != {0, 1}:
@@ -102,12 +107,6 @@ def check_data(data_root: str | Path, config: Config):
                 f"(found labels {sorted(labels)}); add images or change data.val_ratio"
             )
     return manifest
-
-
-def _checked_samples(root: Path):
-    from gain_mtl.data.layout import scan_dataset
-
-    return scan_dataset(root)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -221,13 +220,13 @@ class Trainer:
             )
         return state
 
-    def fit(self, stop_after: int | None = None) -> Path:
-        """Train to ``train.epochs`` (or until epoch ``stop_after``, a time box); returns the run dir."""
+    def fit(self) -> Path:
+        """Train to ``train.epochs``; returns the run dir."""
         info = init_distributed(self.device.type)
         try:
             if info.enabled and self.device.type == "cuda":
                 self.device = torch.device("cuda", info.local_rank)
-            return self._fit(info, stop_after)
+            return self._fit(info)
         finally:
             shutdown(info)
 
@@ -256,7 +255,7 @@ class Trainer:
             wrapped = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
         return model, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, val_loader
 
-    def _fit(self, info: DistInfo, stop_after: int | None) -> Path:
+    def _fit(self, info: DistInfo) -> Path:
         from gain_mtl.evaluate.predict import predict
         from gain_mtl.evaluate.scores import HISTORY_KEYS, history_metrics
         from gain_mtl.evaluate.threshold import choose_threshold
@@ -289,9 +288,8 @@ class Trainer:
                 **_meta(cfg, self.manifest, self.data_root, {"threshold": 0.5, "threshold_precision": None}, 0)
             })
         barrier(info)
-        end = cfg.train.epochs if stop_after is None else min(stop_after, cfg.train.epochs)
         try:
-            for epoch in range(start_epoch, end):
+            for epoch in range(start_epoch, cfg.train.epochs):
                 started = time.perf_counter()
                 row = self._train_epoch(epoch, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, info)
                 if info.is_main:
@@ -407,7 +405,6 @@ class Trainer:
         return SummaryWriter(str(self.run_dir / "tensorboard"))
 
 
-def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
-          stop_after: int | None = None) -> Path:
+def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False) -> Path:
     """Train one run into ``out_dir``; see the module docstring for what it holds."""
-    return Trainer(config, data_root, out_dir, resume).fit(stop_after)
+    return Trainer(config, data_root, out_dir, resume).fit()

@@ -1,0 +1,121 @@
+"""The trainer end to end on synthetic data with the tiny config (CPU, seconds).
+
+One S5 run of 4 epochs (every stage occurs once) serves the file, history, stage-gating and eval
+checks; a second run of the same config is interrupted with Ctrl-C in epoch 3 and resumed, and
+must reproduce the first run's history exactly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gain_mtl.cli import main
+from gain_mtl.config import load_config
+from gain_mtl.schedule import LOSS_NAMES
+from gain_mtl.train.history import read_history
+from gain_mtl.train.trainer import train
+
+pytestmark = pytest.mark.slow
+S5_EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory):
+    from gain_mtl.data.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("synth") / "data", n_normal=20, n_defective=20, size=64, seed=5)
+
+
+def s5_config():
+    return load_config("tiny", [f"train.epochs={S5_EPOCHS}", "train.strategy=S5"])
+
+
+@pytest.fixture(scope="module")
+def s5_run(synth_root, tmp_path_factory):
+    return train(s5_config(), synth_root, tmp_path_factory.mktemp("s5") / "run")
+
+
+def test_run_folder_holds_every_file(s5_run):
+    for name in ("config.yaml", "split.json", "history.csv", "metrics.json",
+                 "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (s5_run / name).is_file(), name
+    assert list((s5_run / "tensorboard").glob("events.*"))
+    assert load_config(s5_run / "config.yaml") == s5_config()  # the resolved config, re-readable
+    metrics = json.loads((s5_run / "metrics.json").read_text())
+    assert metrics["best_metric"] == "val_f1" and 0.0 <= metrics["threshold"] <= 1.0
+
+
+def test_checkpoint_holds_states_and_threshold(s5_run):
+    from gain_mtl.train.checkpoint import load_checkpoint, load_model
+
+    state = load_checkpoint(s5_run / "checkpoints" / "last.pt")
+    assert state["epoch"] == S5_EPOCHS
+    for key in ("model", "optimizer", "scheduler", "scaler", "rng", "config", "meta"):
+        assert key in state
+    assert set(state["rng"]) >= {"torch", "numpy", "python"}
+    model, config, meta = load_model(s5_run / "checkpoints" / "best.pt")
+    assert not model.training and config.train.strategy == "S5"
+    assert meta["target_recall"] == config.train.target_recall
+    assert meta["threshold_precision"] is not None and 0.0 <= meta["threshold"] <= 1.0
+
+
+def test_history_shows_the_stage_gating(s5_run):
+    rows = read_history(s5_run / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == list(range(1, S5_EPOCHS + 1))
+    assert [int(r["stage"]) for r in rows] == [1, 2, 3, 4]
+    first, last = rows[0], rows[-1]
+    assert float(first["loss_cls"]) > 0 and float(first["w_cls"]) > 0
+    for name in LOSS_NAMES[1:]:
+        assert float(first[f"loss_{name}"]) == 0.0 and float(first[f"w_{name}"]) == 0.0, name
+    for name in LOSS_NAMES:
+        assert float(last[f"loss_{name}"]) > 0 and float(last[f"w_{name}"]) > 0, name
+    lrs = [float(r["lr"]) for r in rows]
+    assert lrs[0] == pytest.approx(3e-3) and lrs == sorted(lrs, reverse=True)  # cosine
+
+
+def test_ctrl_c_then_resume_equals_the_uninterrupted_run(s5_run, synth_root, tmp_path, monkeypatch):
+    from gain_mtl.train import progress
+
+    original = progress.EpochProgress.update
+
+    def ctrl_c_in_epoch_3(self, running):
+        if self._bar.desc.startswith("epoch 3/"):
+            raise KeyboardInterrupt
+        original(self, running)
+
+    monkeypatch.setattr(progress.EpochProgress, "update", ctrl_c_in_epoch_3)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(s5_config(), synth_root, run)
+    assert [int(r["epoch"]) for r in read_history(run / "history.csv")] == [1, 2]
+    monkeypatch.undo()
+
+    train(s5_config(), synth_root, run, resume=True)
+    assert read_history(run / "history.csv") == read_history(s5_run / "history.csv")
+
+
+def test_eval_writes_every_key(s5_run, synth_root, tmp_path):
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(main, ["eval", "--checkpoint", str(s5_run / "checkpoints" / "best.pt"),
+                                       "--data", str(synth_root), "--split", "test", "--out", str(out),
+                                       "--samples", "2"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("accuracy", "precision", "recall", "f1", "auroc", "confusion", "threshold",
+                "cam_iou", "point_game", "energy_inside",
+                "attention_iou", "attention_point_game", "attention_energy_inside",
+                "loc_iou", "loc_dice", "pixel_accuracy"):
+        assert key in metrics and metrics[key] is not None, key
+    for key in ("accuracy", "precision", "recall", "f1", "confusion"):
+        assert key in metrics["at_0.5"], key
+    assert metrics["n_with_mask"] == metrics["n_defective"] > 0
+    assert sum(metrics["confusion"].values()) == metrics["n_images"]
+    assert (out / "overlays.png").stat().st_size > 1000
+    assert "| CAM |" in (out / "report.md").read_text()
+    # val is re-made from the run's seed and checked against the stored split digest
+    val = CliRunner().invoke(main, ["eval", "--checkpoint", str(s5_run / "checkpoints" / "best.pt"),
+                                    "--data", str(synth_root), "--split", "val", "--out", str(tmp_path / "v")])
+    assert val.exit_code == 0, val.output
