@@ -39,7 +39,7 @@ def data() -> None:
 @data.command("synth")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--n-normal", type=int, default=120, show_default=True, help="defect-free images")
-@click.option("--n-defective", type=int, default=80, show_default=True, help="images with defects (all with masks)")
+@click.option("--n-defective", type=int, default=80, show_default=True, help="images with defects and masks")
 @click.option("--size", type=int, default=128, show_default=True, help="image side in pixels")
 @click.option("--seed", type=int, default=0, show_default=True, help="same seed, same bytes")
 @click.option("--test-ratio", type=float, default=0.25, show_default=True, help="share of each class in test")

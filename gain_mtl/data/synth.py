@@ -85,7 +85,8 @@ def _scratch(rng: np.random.Generator, size: int, mask: np.ndarray) -> float:
     for _ in range(3):
         angle += bend / 3
         points.append(points[-1] + length / 3 * np.array([np.cos(angle), np.sin(angle)]))
-    cv2.polylines(mask, [np.round(points).astype(np.int32)], False, 1, int(rng.integers(1, max(2, size // 96) + 1)))
+    thickness = int(rng.integers(1, max(2, size // 96) + 1))
+    cv2.polylines(mask, [np.round(points).astype(np.int32)], False, 1, thickness)
     return rng.choice([1, 1, -1]) * rng.uniform(14, 30)
 
 
@@ -111,7 +112,8 @@ def _crack(rng: np.random.Generator, size: int, mask: np.ndarray) -> float:
         points = [point]
         for _ in range(steps):
             heading += rng.normal(0, 0.5)
-            points.append(points[-1] + size * rng.uniform(0.02, 0.05) * np.array([np.cos(heading), np.sin(heading)]))
+            step = size * rng.uniform(0.02, 0.05)
+            points.append(points[-1] + step * np.array([np.cos(heading), np.sin(heading)]))
             if rng.random() < 0.08 and len(walks) < 2:
                 walks.append((points[-1], heading + rng.choice([-1, 1]) * rng.uniform(0.5, 1.2), steps // 2))
         cv2.polylines(mask, [np.round(points).astype(np.int32)], False, 1, thickness)

@@ -65,7 +65,8 @@ def write_import(
     counts: dict[str, dict[str, int]] = {}
     with atomic_directory(out, force=force) as tmp:
         for entry in entries:
-            image_rel = f"images/{entry.split}/{CLASS_NAMES[entry.label]}/{entry.name}{entry.image.suffix.lower()}"
+            class_dir = f"images/{entry.split}/{CLASS_NAMES[entry.label]}"
+            image_rel = f"{class_dir}/{entry.name}{entry.image.suffix.lower()}"
             (tmp / image_rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(entry.image, tmp / image_rel)
             record = {"source": entry.image.resolve().relative_to(source_root).as_posix(),

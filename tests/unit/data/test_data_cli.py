@@ -17,7 +17,8 @@ def _run(*args: str):
 
 def test_synth_then_check_is_clean(tmp_path):
     out = tmp_path / "d"
-    result = _run("synth", out, "--n-normal", 6, "--n-defective", 4, "--size", 48, "--seed", 3, "--test-ratio", 0.5)
+    result = _run("synth", out, "--n-normal", 6, "--n-defective", 4, "--size", 48, "--seed", 3,
+                  "--test-ratio", 0.5)
     assert result.exit_code == 0, result.output
     assert "train  defective       2          2" in result.output
     result = _run("check", out)
@@ -36,7 +37,8 @@ def test_existing_output_needs_force(tmp_path):
 def test_check_names_every_problem_and_exits_2(make_dataset):
     root = make_dataset()
     (root / "images" / "train" / "normal" / "train_normal_0.png").write_bytes(b"")
-    (root / "masks" / "defective" / "ghost.png").write_bytes((root / "masks" / "defective" / "train_defective_0.png").read_bytes())
+    masks = root / "masks" / "defective"
+    (masks / "ghost.png").write_bytes((masks / "train_defective_0.png").read_bytes())
     result = _run("check", root)
     assert result.exit_code == 2
     assert "2 problem(s)" in result.output
@@ -60,5 +62,5 @@ def test_import_mvtec_command(tmp_path: Path):
     src = mvtec_tree(tmp_path / "bottle")
     result = _run("import", "mvtec", src, tmp_path / "out", "--test-ratio", 0.5, "--seed", 1)
     assert result.exit_code == 0, result.output
-    assert "test   defective       2          1" in result.output or "test   defective       2          2" in result.output
+    assert "test   defective       2" in result.output
     assert (tmp_path / "out" / "import.json").is_file()
