@@ -1,6 +1,6 @@
 """Sinks: where events go. ``open_sink`` turns a command-line spec into one.
 
-Specs: ``stdout``, ``journal:PATH``, ``mqtt://HOST[:PORT]/TOPIC[?spool=PATH]``,
+Specs: ``stdout``, ``journal:PATH``, ``mqtt://HOST[:PORT]/TOPIC[?spool=PATH&close_timeout=S]``,
 ``http(s)://...`` (webhook), ``gpio:CHIP:LINE[:dry-run]``.
 """
 
@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from edge.sinks.base import FrameContext, Sink, SinkError
 
-SINK_FORMS = ("stdout", "journal:PATH", "mqtt://HOST[:PORT]/TOPIC[?spool=PATH]", "http(s)://URL", "gpio:CHIP:LINE[:dry-run]")
+SINK_FORMS = ("stdout", "journal:PATH", "mqtt://HOST[:PORT]/TOPIC[?spool=PATH&close_timeout=S]", "http(s)://URL", "gpio:CHIP:LINE[:dry-run]")
 
 
 def open_sink(spec: str) -> Sink:
@@ -35,8 +35,14 @@ def open_sink(spec: str) -> Sink:
             raise SinkError(f"{spec}: bad port ({exc})") from exc
         if not url.hostname:
             raise SinkError(f"{spec}: no broker host; e.g. mqtt://localhost:1883/line1/decisions")
-        spool = parse_qs(url.query).get("spool", [None])[0]
-        return MQTTSink(url.hostname, port, url.path.lstrip("/"), Path(spool) if spool else None)
+        query = parse_qs(url.query)
+        spool = query.get("spool", [None])[0]
+        try:
+            close_timeout = float(query.get("close_timeout", ["10"])[0])
+        except ValueError as exc:
+            raise SinkError(f"{spec}: close_timeout must be seconds ({exc})") from exc
+        return MQTTSink(url.hostname, port, url.path.lstrip("/"), Path(spool) if spool else None,
+                        close_timeout_s=close_timeout)
     if spec.startswith(("http://", "https://")):
         from edge.sinks.webhook import WebhookSink
 
