@@ -1,0 +1,1 @@
+"""From a trained checkpoint to a model bundle: the pruned inference graph, ONNX, OpenVINO, INT8."""

@@ -1,0 +1,251 @@
+"""Builds one bundle inside a temporary folder: the steps of ``export_bundle`` in order.
+
+Kept apart from ``exporter.py`` (argument checks, loading the run, the target table) so that each
+step here is one short method and the data flowing between steps is explicit on the instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gain_mtl.export.exporter import (
+    PARITY_TOLERANCE,
+    ExportError,
+    RunData,
+    _frames,
+    _masks,
+    _run_artifact,
+    _run_torch,
+    max_diffs,
+    split_metrics,
+)
+
+log = logging.getLogger(__name__)
+
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model-int8.onnx"
+IR_FP32 = "openvino/model.xml"
+IR_INT8 = "openvino/model-int8.xml"
+CALIB_MANIFEST = "calibration/manifest.json"
+SPLITS = ("val", "test")
+
+
+class BundleBuilder:
+    """One export: ``build()`` leaves the finished bundle in ``folder``."""
+
+    def __init__(self, run: RunData, data_root: Path, folder: Path, options: dict[str, Any]) -> None:
+        from edge.bundle import InputSpec
+        from gain_mtl.export.graph import InferenceGraph
+
+        self.run, self.data_root, self.folder, self.opt = run, data_root, folder, options
+        self.size = run.config.data.image_size
+        self.strategy = run.meta["strategy"]
+        self.graph = InferenceGraph(run.model, self.strategy)
+        self.input_spec = InputSpec(height=self.size, width=self.size)
+        self.guard = options["accuracy_guard"] if options["accuracy_guard"] is not None else run.config.export.accuracy_guard
+        self.samples = {"val": run.manifest.val, "test": run.manifest.test}
+        self.labels = {k: np.array([s.label for s in v], dtype=np.int64) for k, v in self.samples.items()}
+        # (format, precision) -> {"val": outputs, "test": outputs}
+        self.outputs: dict[tuple[str, str], dict[str, dict[str, np.ndarray]]] = {}
+        self.files: dict[tuple[str, str], str] = {}
+        self.report: dict[str, Any] = {}
+
+    # -- steps ---------------------------------------------------------------------------------
+    def build(self) -> None:
+        from gain_mtl.export.graph import graph_cost
+        from gain_mtl.export.onnx import export_onnx
+
+        if not self.samples["test"]:
+            raise ExportError(f"{self.data_root}: the test split is empty; export measures every precision on it")
+        self.report["cost"] = graph_cost(self.run.model, self.graph, self.size).to_dict()
+        self.report["onnx"] = export_onnx(self.graph, self.folder / ONNX_FP32, self.size, self.run.config.export.opset)
+        self.frames = {k: _frames(v, self.size) for k, v in self.samples.items()}
+        self.torch_out = {k: _run_torch(self.graph, f) for k, f in self.frames.items()}
+        loc_size = self.torch_out["test"]["localization_map"].shape[-1]
+        self.test_masks = _masks(self.samples["test"], loc_size)
+        self._fp32()
+        self.thresholds = {"fp32": self._threshold(self.reference("fp32"))}
+        if self.opt["int8"]:
+            self._int8()
+        spec = self._spec()
+        self._stamp(spec)
+        if "tensorrt" in self.opt["targets"]:
+            self._engines()
+        self._write(spec)
+
+    def _fp32(self) -> None:
+        from edge.backends.onnxruntime import ONNXRuntimeRunner
+        from edge.backends.openvino import OpenVINORunner
+        from gain_mtl.export.openvino import convert_to_ir, save_ir
+
+        self._evaluate(("onnx", "fp32"), ONNX_FP32, ONNXRuntimeRunner)
+        if "openvino" in self.opt["targets"]:
+            save_ir(convert_to_ir(self.folder / ONNX_FP32), self.folder / IR_FP32, None)
+            self._evaluate(("openvino", "fp32"), IR_FP32, OpenVINORunner)
+        parity = {fmt: max_diffs(self.torch_out["test"], out["test"]) for (fmt, prec), out in self.outputs.items()}
+        self.report["parity"] = parity
+        for fmt, diffs in parity.items():
+            bad = {k: v for k, v in diffs.items() if v > PARITY_TOLERANCE[k]}
+            if bad:
+                log.warning("%s FP32 differs from the torch graph beyond tolerance: %s", fmt, bad)
+
+    def _int8(self) -> None:
+        from calibration.dataset import LabelledImage, build_calibration_set
+        from edge.atomic import atomic_write_json
+
+        cfg = self.run.config.export
+        calib = build_calibration_set(
+            [LabelledImage(s.image, s.label) for s in self.samples["val"]], self.size,
+            size=self.opt["calib_size"], min_defect_ratio=cfg.calib_min_defect_ratio, seed=cfg.calib_seed,
+        )
+        self.calib_manifest = calib.manifest(self.data_root, {
+            "seed": cfg.calib_seed, "method": self.opt["calib_method"],
+            "split_digest": self.run.manifest.digest(), "keep_heads_float": self.opt["keep_heads_float"],
+        })
+        atomic_write_json(self.folder / CALIB_MANIFEST, self.calib_manifest)
+        if "openvino" in self.opt["targets"]:
+            self._int8_openvino(calib)
+        if {"onnx", "tensorrt"} & set(self.opt["targets"]):
+            self._int8_onnx(calib)
+        routes = [key for key in self.outputs if key[1] == "int8"]
+        # One INT8 threshold serves every INT8 artifact: the lowest keeps the target recall for all.
+        per_route = {fmt: self._threshold(self.outputs[(fmt, "int8")]) for fmt, _ in routes}
+        self.thresholds["int8"] = min(per_route.values())
+        self.report["int8_thresholds"] = per_route
+        self.gates = {}
+        for fmt, _ in routes:
+            self.gates[fmt] = self._gate(fmt)
+        for report in self.gates.values():
+            report.raise_if_failed()
+
+    def _int8_openvino(self, calib) -> None:
+        from calibration.openvino import GuardSample, quantize_ir, quantize_ir_with_accuracy_control
+        from edge.backends.openvino import OpenVINORunner
+        from gain_mtl.export.openvino import convert_to_ir, save_ir
+
+        model = convert_to_ir(self.folder / ONNX_FP32)
+        keep = self.opt["keep_heads_float"]
+        if self.opt["accuracy_guard"] is None:
+            quantized = quantize_ir(model, calib, keep_heads_float=keep)
+        else:
+            frames, labels = self.frames["val"], self.labels["val"]
+            decisions = self.outputs[("openvino", "fp32")]["val"]["defect_prob"] >= self.thresholds["fp32"]
+            samples = [GuardSample(frames[i : i + 8], labels[i : i + 8], decisions[i : i + 8]) for i in range(0, len(frames), 8)]
+            quantized = quantize_ir_with_accuracy_control(
+                model, calib, samples, self.thresholds["fp32"], self.guard, keep_heads_float=keep
+            )
+        save_ir(quantized, self.folder / IR_INT8, None)
+        self._evaluate(("openvino", "int8"), IR_INT8, OpenVINORunner)
+
+    def _int8_onnx(self, calib) -> None:
+        from calibration.onnx_qdq import quantize_qdq
+        from edge.backends.onnxruntime import ONNXRuntimeRunner
+
+        quantize_qdq(self.folder / ONNX_FP32, self.folder / ONNX_INT8, calib, method=self.opt["calib_method"],
+                     keep_heads_float=self.opt["keep_heads_float"])
+        self._evaluate(("onnx", "int8"), ONNX_INT8, ONNXRuntimeRunner)
+
+    def _engines(self) -> None:
+        """Prebuilt TensorRT engines for this device; other devices build their own on first use."""
+        from calibration.tensorrt import build_engine
+
+        engines = self.folder / "engines"
+        self.files[("tensorrt-engine", "fp16")] = self._rel(build_engine(self.folder / ONNX_FP32, engines, "fp16"))
+        if self.opt["int8"]:
+            self.files[("tensorrt-engine", "int8")] = self._rel(build_engine(self.folder / ONNX_INT8, engines, "int8"))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.folder).as_posix()
+
+    def _evaluate(self, key: tuple[str, str], relpath: str, runner_cls) -> None:
+        self.files[key] = relpath
+        path = self.folder / relpath
+        self.outputs[key] = {k: _run_artifact(runner_cls, path, self.input_spec, f) for k, f in self.frames.items()}
+
+    def reference(self, precision: str) -> dict[str, dict[str, np.ndarray]]:
+        """The outputs that stand for ``precision``: ONNX Runtime's, else OpenVINO's."""
+        key = ("onnx", precision) if ("onnx", precision) in self.outputs else ("openvino", precision)
+        return self.outputs[key]
+
+    def _threshold(self, outputs: dict[str, dict[str, np.ndarray]]) -> float:
+        from gain_mtl.evaluate.threshold import choose_threshold
+
+        threshold, _ = choose_threshold(outputs["val"]["defect_prob"], self.labels["val"], self.opt["target_recall"])
+        return float(threshold)
+
+    def _metrics(self, outputs, threshold: float) -> dict[str, dict[str, Any]]:
+        return {
+            "val": split_metrics(outputs["val"], self.labels["val"], threshold),
+            "test": split_metrics(outputs["test"], self.labels["test"], threshold, self.test_masks),
+        }
+
+    def _gate(self, fmt: str):
+        from calibration.gate import compare
+
+        fp32, int8 = self.outputs[(fmt, "fp32")], self.outputs[(fmt, "int8")]
+        metrics = {"fp32": self._metrics(fp32, self.thresholds["fp32"])["test"],
+                   "int8": self._metrics(int8, self.thresholds["int8"])["test"]}
+        return compare(fp32["test"], int8["test"], (self.thresholds["fp32"], self.thresholds["int8"]),
+                       metrics, self.guard, precision="int8")
+
+    def _spec(self):
+        from edge.bundle import BundleSpec, library_versions
+
+        metrics = {"fp32": self._metrics(self.reference("fp32"), self.thresholds["fp32"])}
+        calibration: dict[str, Any] = {}
+        if self.opt["int8"]:
+            # The INT8 route with the lowest test recall stands for the precision (the cautious view).
+            worst = min(self.gates, key=lambda fmt: self.gates[fmt].int8["recall"])
+            metrics["int8"] = {**self._metrics(self.outputs[(worst, "int8")], self.thresholds["int8"]), "artifact": worst}
+            calibration = {
+                **{k: v for k, v in self.calib_manifest.items() if k != "images"},
+                "manifest": CALIB_MANIFEST,
+                "thresholds_by_format": self.report["int8_thresholds"],
+                "gates": {fmt: g.to_dict() for fmt, g in self.gates.items()},
+                "accuracy_guard": self.guard,
+                "accuracy_control": self.opt["accuracy_guard"] is not None,
+            }
+        return BundleSpec(
+            input=self.input_spec,
+            thresholds=self.thresholds,
+            target_recall=self.opt["target_recall"],
+            strategy=self.strategy,
+            backbone=self.run.config.model.backbone,
+            config_digest=self.run.meta.get("config_digest", self.run.config.digest()),
+            data_manifest_digest=self.run.manifest.digest(),
+            metrics=metrics,
+            calibration=calibration,
+            versions=library_versions(),
+        )
+
+    def _stamp(self, spec) -> None:
+        """Mirror the description into every model file; ONNX not asked for as a target is dropped."""
+        from gain_mtl.export.onnx import stamp_onnx
+        from gain_mtl.export.openvino import restamp_ir
+
+        for (fmt, _), rel in list(self.files.items()):
+            if fmt == "onnx":
+                stamp_onnx(self.folder / rel, spec)
+            elif fmt == "openvino":
+                restamp_ir(self.folder / rel, spec)
+        if not {"onnx", "tensorrt"} & set(self.opt["targets"]):
+            for key in [k for k in self.files if k[0] == "onnx"]:
+                os.unlink(self.folder / self.files.pop(key))
+
+    def _write(self, spec) -> None:
+        from edge.atomic import atomic_write_text
+        from edge.bundle import describe_artifact, write_bundle_json
+        from gain_mtl.export.report import render_report
+
+        for (fmt, precision), rel in self.files.items():
+            spec.artifacts.append(describe_artifact(self.folder, rel, fmt, precision))
+            if fmt == "openvino":
+                spec.artifacts.append(describe_artifact(self.folder, str(Path(rel).with_suffix(".bin")), fmt, precision, role="weights"))
+        write_bundle_json(self.folder, spec)
+        atomic_write_text(self.folder / "report.md", render_report(spec, self.report, getattr(self, "calib_manifest", None)))

@@ -1,0 +1,211 @@
+"""``export_bundle``: a trained checkpoint -> a model bundle folder, written all at once or not at all.
+
+Steps: load the checkpoint and its run's split -> prune the graph (preprocessing folded in) ->
+ONNX -> OpenVINO IR -> with ``int8``: calibrate on held-out validation images (NNCF on the IR,
+ONNX Runtime Q/DQ on the ONNX) -> run every artifact through the edge's own runners on the
+validation and test splits -> choose each precision's threshold on validation for the target
+recall -> gate INT8 against FP32 on test -> mirror the description into every model file ->
+bundle.json, report.md. Everything happens in a temporary folder that is renamed into place only
+when all of it succeeded, so a failed guard leaves no bundle behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# FP32 artifacts must match the torch graph this closely (issue: parity across runtimes).
+PARITY_TOLERANCE = {"defect_prob": 1e-4, "attention_map": 1e-3, "localization_map": 1e-3}
+EVAL_BATCH = 8
+
+
+class ExportError(ValueError):
+    """An export that cannot run as asked; the message names the value and the fix."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One export target: the modules it needs, the extra that installs them, its INT8 route."""
+
+    name: str
+    requires: tuple[str, ...]
+    extra: str
+    int8_requires: tuple[str, ...] = ()
+
+
+# The one table of targets; the CLI, the checks and the report read it.
+TARGETS: dict[str, Target] = {
+    "onnx": Target("onnx", ("onnx", "onnxruntime"), "edge"),
+    "openvino": Target("openvino", ("openvino",), "openvino", ("nncf",)),
+    "tensorrt": Target("tensorrt", ("tensorrt", "pycuda"), "tensorrt"),
+}
+
+
+def check_targets(targets: tuple[str, ...] | list[str], int8: bool) -> tuple[str, ...]:
+    """Known, installed targets in table order; an error names the unknown one or the extra."""
+    from calibration.errors import MissingLibraryError
+
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        raise ExportError(f"unknown target(s) {unknown or '(none)'}; choose from: {', '.join(TARGETS)}")
+    for name in targets:
+        target = TARGETS[name]
+        for module in target.requires + (target.int8_requires if int8 else ()):
+            if importlib.util.find_spec(module) is None:
+                raise MissingLibraryError(
+                    f"target {name!r} needs {module}, which is not installed: pip install 'gain-mtl[{target.extra}]'"
+                )
+    return tuple(t for t in TARGETS if t in targets)
+
+
+@dataclass
+class RunData:
+    """What the export needs from the checkpoint's run."""
+
+    model: Any
+    config: Any
+    meta: dict[str, Any]
+    manifest: Any
+    run_dir: Path
+
+
+def load_run(checkpoint: str | Path, data_root: str | Path) -> RunData:
+    """The model, its config and metadata, and the run's split (``RUN/split.json``)."""
+    from gain_mtl.data.layout import DataError
+    from gain_mtl.data.split import read_manifest
+    from gain_mtl.schedule import check_strategy
+    from gain_mtl.train.checkpoint import CheckpointError, load_model
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise ExportError(f"checkpoint {checkpoint} not found; pass RUN/checkpoints/best.pt of a 'gainctl train' run")
+    try:
+        model, config, meta = load_model(checkpoint)
+    except CheckpointError as exc:
+        raise ExportError(f"incompatible checkpoint: {exc}") from None
+    missing = [k for k in ("strategy", "split_digest") if k not in meta]
+    if missing:
+        raise ExportError(f"incompatible checkpoint {checkpoint}: its metadata lacks {missing}; re-train with 'gainctl train'")
+    check_strategy(meta["strategy"])
+    run_dir = checkpoint.resolve().parent.parent
+    split_path = run_dir / "split.json"
+    if not Path(data_root).is_dir():
+        raise ExportError(f"data folder {data_root} not found; pass the folder the run was trained on")
+    try:
+        manifest = read_manifest(split_path, data_root)
+    except DataError as exc:
+        raise ExportError(f"the run's split cannot be used: {exc}") from None
+    labels = {s.label for s in manifest.val}
+    absent = [name for label, name in ((0, "normal"), (1, "defective")) if label not in labels]
+    if absent:
+        raise ExportError(
+            f"{split_path}: the validation split has no {' and no '.join(absent)} images; thresholds and INT8 "
+            "calibration need both classes: add such images and re-train with a larger data.val_ratio"
+        )
+    if manifest.digest() != meta["split_digest"]:
+        raise ExportError(f"{split_path} is not the split {checkpoint} was trained on (digest differs); use that run's folder")
+    return RunData(model, config, meta, manifest, run_dir)
+
+
+def _frames(samples, size: int) -> np.ndarray:
+    from calibration.dataset import load_frame
+
+    return np.stack([load_frame(s.image, size) for s in samples])
+
+
+def _masks(samples, size: int) -> tuple[np.ndarray, np.ndarray]:
+    from gain_mtl.data.io import read_mask
+
+    has = np.array([s.mask is not None for s in samples])
+    masks = np.stack([read_mask(s.mask, size) if s.mask is not None else np.zeros((size, size), np.uint8) for s in samples])
+    return masks, has
+
+
+def _run_torch(graph, frames: np.ndarray) -> dict[str, np.ndarray]:
+    import torch
+
+    from gain_mtl.export.graph import OUTPUT_NAMES
+
+    parts: list[tuple] = []
+    with torch.no_grad():
+        for start in range(0, len(frames), EVAL_BATCH):
+            parts.append(tuple(t.numpy() for t in graph(torch.from_numpy(frames[start : start + EVAL_BATCH]))))
+    return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(OUTPUT_NAMES)}
+
+
+def _run_artifact(runner_cls, path: Path, input_spec, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs of one artifact over ``frames``, through the edge runtime's own runner."""
+    from gain_mtl.export.graph import OUTPUT_NAMES
+
+    parts: list[dict[str, np.ndarray]] = []
+    with runner_cls(path, input_spec, OUTPUT_NAMES) as runner:
+        for start in range(0, len(frames), EVAL_BATCH):
+            parts.append(runner.infer({input_spec.name: frames[start : start + EVAL_BATCH]}))
+    return {name: np.concatenate([p[name] for p in parts]) for name in OUTPUT_NAMES}
+
+
+def split_metrics(out: dict[str, np.ndarray], label: np.ndarray, threshold: float,
+                  masks: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Classification metrics at ``threshold``; with masks, the localization IoU over masked defects."""
+    from gain_mtl.evaluate.metrics import LOC_THRESHOLD, auroc, classification_metrics, iou
+
+    metrics = {**classification_metrics(out["defect_prob"], label, threshold), "auroc": auroc(out["defect_prob"], label),
+               "threshold": threshold}
+    if masks is not None:
+        mask, has = masks
+        loc = out["localization_map"][:, 0]
+        values = [iou(loc[i] >= LOC_THRESHOLD, mask[i]) for i in np.flatnonzero(has & (label == 1))]
+        metrics["localization_iou"] = float(np.mean(values)) if values else None
+    return metrics
+
+
+def max_diffs(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
+    return {k: float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)))) for k in a}
+
+
+def export_bundle(
+    checkpoint: str | Path,
+    data_root: str | Path,
+    out: str | Path,
+    int8: bool = False,
+    targets: tuple[str, ...] | list[str] = ("onnx", "openvino"),
+    calib_size: int | None = None,
+    accuracy_guard: float | None = None,
+    target_recall: float | None = None,
+    force: bool = False,
+    calib_method: str | None = None,
+    keep_heads_float: bool = True,
+) -> Path:
+    """Export ``checkpoint`` to the bundle folder ``out``; see the module docstring. Returns ``out``."""
+    from edge.atomic import atomic_directory
+
+    targets = check_targets(tuple(targets), int8)
+    out = Path(out)
+    if out.exists() and not force:
+        raise ExportError(f"{out} already exists; choose another --out folder or pass --force to replace it")
+    if target_recall is not None and not 0.0 < target_recall <= 1.0:
+        raise ExportError(f"--target-recall must be in (0, 1], got {target_recall}")
+    if accuracy_guard is not None and not 0.0 <= accuracy_guard < 1.0:
+        raise ExportError(f"--accuracy-guard must be in [0, 1), got {accuracy_guard}")
+    run = load_run(checkpoint, data_root)
+    options = {
+        "int8": int8, "targets": targets,
+        "calib_size": calib_size or run.config.export.calib_size,
+        "accuracy_guard": accuracy_guard,
+        "target_recall": target_recall or run.meta.get("target_recall") or run.config.train.target_recall,
+        "calib_method": calib_method or run.config.export.calib_method,
+        "keep_heads_float": keep_heads_float,
+    }
+    from gain_mtl.export.build import BundleBuilder
+
+    with atomic_directory(out, force=force) as folder:
+        BundleBuilder(run, Path(data_root), folder, options).build()
+    log.info("bundle written to %s", out)
+    return out
