@@ -39,7 +39,7 @@ def build_config(config: str | None, out: Path, resume: bool, sets: tuple[str, .
     return load_config(base, overrides)
 
 
-@click.command(name="train", context_settings={"ignore_unknown_options": False})
+@click.command(name="train")
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path), help="dataset root in the design's layout")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="run folder to write (or resume)")
 @click.option("--config", "config", default=None, help="YAML file or built-in name (default, tiny)")

@@ -240,6 +240,10 @@ class Trainer:
         cfg = self.config
         seed_everything(cfg.train.seed, cfg.train.deterministic)
         model = GainMTL(cfg.model).to(self.device)
+        if info.enabled and self.device.type == "cuda":
+            # BatchNorm statistics over the global batch, as one process computes them (gloo on
+            # CPU has no SyncBatchNorm: there each rank normalises its own share).
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if cfg.train.channels_last:
             model = model.to(memory_format=torch.channels_last)
         params = [p for p in model.parameters() if p.requires_grad]
