@@ -8,9 +8,12 @@ and its region is where the patch is: tests can check decisions and regions agai
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
+
+from edge.backends.base import Runner
 
 from edge.bundle import BundleSpec, InputSpec, describe_artifact, library_versions, mirror_into_onnx, mirror_into_openvino, write_bundle_json
 
@@ -180,3 +183,29 @@ class SyntheticCamera:
             index = cam.produced
             cam.produced += 1
             return True, cam._pool[index % len(cam._pool)].copy()
+
+
+class SlowRunner(Runner):
+    """A real runner made slow: inferences take ``delay_s`` longer (all, or the calls listed).
+
+    ``slow_calls``: 0-based inference calls to slow down; None slows every call.
+    """
+
+    name = "slow"
+
+    def __init__(self, inner: Runner, delay_s: float, slow_calls: set | None = None) -> None:
+        super().__init__(inner.model_path, inner.input_spec, inner.output_names, jobs=1)
+        self.inner, self.delay_s, self.slow_calls = inner, delay_s, slow_calls
+        self.calls = 0
+
+    def _activate(self) -> None:
+        self.inner.activate()
+
+    def _deactivate(self) -> None:
+        self.inner.deactivate()
+
+    def _infer(self, feed: dict) -> dict:
+        call, self.calls = self.calls, self.calls + 1
+        if self.slow_calls is None or call in self.slow_calls:
+            time.sleep(self.delay_s)
+        return self.inner.infer(feed)

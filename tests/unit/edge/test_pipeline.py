@@ -15,7 +15,7 @@ from edge.events import Event
 from edge.pipeline import Pipeline
 from edge.sinks.base import FrameContext, Sink
 from edge.sources import Backoff, CaptureSource
-from tests.helpers.tiny_bundle import SyntheticCamera, defective_at
+from tests.helpers.tiny_bundle import SlowRunner, SyntheticCamera, defective_at
 
 
 class ListSink(Sink):
@@ -70,26 +70,6 @@ def test_live_source_that_outruns_inference_gets_overflow_faults_not_drops(runne
     assert [e.frame for e in decisions] == list(range(60))
     assert summary.fault_reasons.get("overflow", 0) > 0
     assert summary.frames == 60 and summary.dropped == 0
-
-
-class SlowRunner(Runner):
-    """A real runner made slow: every inference takes ``delay_s`` longer."""
-
-    name = "slow"
-
-    def __init__(self, inner: Runner, delay_s: float) -> None:
-        super().__init__(inner.model_path, inner.input_spec, inner.output_names, jobs=1)
-        self.inner, self.delay_s = inner, delay_s
-
-    def _activate(self) -> None:
-        self.inner.activate()
-
-    def _deactivate(self) -> None:
-        self.inner.deactivate()
-
-    def _infer(self, feed):
-        time.sleep(self.delay_s)
-        return self.inner.infer(feed)
 
 
 def test_deadline_turns_slow_inference_into_timeouts_never_accepts(tiny_bundle_dir: Path) -> None:
