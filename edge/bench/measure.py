@@ -76,18 +76,26 @@ def throughput(runner: Any, feed: dict[str, np.ndarray], budget: Budget) -> dict
         return {"fps": batch * 1000.0 * len(samples) / sum(samples), "requests": 1, "mode": "sync",
                 "batches": len(samples), "duration_s": sum(samples) / 1000.0}
     errors: list[BaseException] = []
+    # Submit only into a free request: a submit that blocks inside the runtime while holding the
+    # GIL can starve the completion callbacks that would free one (seen with AsyncInferQueue).
+    free = threading.Semaphore(requests)
 
     def done(outputs: Any, error: BaseException | None) -> None:
         if error is not None:
             errors.append(error)
+        free.release()
+
+    def submit() -> None:
+        free.acquire()
+        runner.submit(feed, done)
 
     for _ in range(max(requests, budget.warmup)):
-        runner.submit(feed, done)
+        submit()
     runner.wait_all()
     count = 0
     started = time.perf_counter()
     while budget.more(count, started) or count < 2 * requests:
-        runner.submit(feed, done)
+        submit()
         count += 1
     runner.wait_all()
     elapsed = time.perf_counter() - started
