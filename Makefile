@@ -38,7 +38,7 @@ bench: setup
 	$(BIN)/python benchmarks/latency.py
 
 lint: setup
-	$(BIN)/python -m vermin --target=3.10- --no-tips --violations edge
+	$(BIN)/vermin --target=3.10- --no-tips --violations edge
 	$(BIN)/python -m compileall -q gain_mtl calibration edge
 
 clean:
