@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from datafiles import image_array, mask_array, write_image
+from tests.unit.data.datafiles import image_array, mask_array, write_image
 
 
 @pytest.fixture

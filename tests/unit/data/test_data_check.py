@@ -8,7 +8,7 @@ import numpy as np
 
 from gain_mtl.data.check import check_dataset
 
-from datafiles import mask_array, write_image
+from tests.unit.data.datafiles import mask_array, write_image
 
 
 def test_clean_dataset_reports_counts(make_dataset):

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from gain_mtl.cli import main
 
-from datafiles import mvtec_tree
+from tests.unit.data.datafiles import mvtec_tree
 
 
 def _run(*args: str):

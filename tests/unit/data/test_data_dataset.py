@@ -12,7 +12,7 @@ from gain_mtl.data.dataset import DefectDataset
 from gain_mtl.data.layout import DataError, Sample, scan_dataset
 from gain_mtl.data.transforms import build_train_transform
 
-from datafiles import write_image
+from tests.unit.data.datafiles import write_image
 
 
 def test_items_follow_the_contract(make_dataset):

@@ -16,7 +16,7 @@ from gain_mtl.data.importers.mvtec import import_mvtec
 from gain_mtl.data.io import read_mask
 from gain_mtl.data.layout import DataError, scan_dataset
 
-from datafiles import mvtec_tree
+from tests.unit.data.datafiles import mvtec_tree
 
 
 @pytest.fixture(scope="module")

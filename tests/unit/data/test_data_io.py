@@ -8,7 +8,7 @@ import pytest
 from gain_mtl.data.io import read_image, read_mask, read_pair
 from gain_mtl.data.layout import DataError
 
-from datafiles import write_image
+from tests.unit.data.datafiles import write_image
 
 
 def test_grayscale_becomes_three_channels_and_bgr_becomes_rgb(tmp_path):

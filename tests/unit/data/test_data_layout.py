@@ -8,7 +8,7 @@ import pytest
 
 from gain_mtl.data.layout import DataError, scan_dataset, scan_layout
 
-from datafiles import image_array, mask_array, write_image
+from tests.unit.data.datafiles import image_array, mask_array, write_image
 
 
 def test_scan_pairs_masks_by_stem_across_suffixes(make_dataset):
