@@ -47,15 +47,6 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def broadcast_flag(info: DistInfo, value: bool) -> bool:
-    """Rank 0's decision, for every rank (for example: stop because of bad input)."""
-    if not info.enabled:
-        return value
-    tensor = torch.tensor([int(value)])
-    dist.broadcast(tensor, src=0)
-    return bool(tensor.item())
-
-
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
