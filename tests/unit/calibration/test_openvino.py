@@ -39,3 +39,18 @@ def test_guard_metric_is_the_worse_of_recall_and_agreement():
     # decisions at 0.5: [1, 0, 0, 1] -> recall 0.5, agreement 0.75
     assert guard_metric(np.array([0.9, 0.1, 0.2, 0.8]), samples, 0.5) == 0.5
     assert guard_metric(np.array([0.9, 0.9, 0.2, 0.8]), samples, 0.5) == 1.0
+
+
+def test_accuracy_control_route_returns_a_quantized_model(small_onnx, uint8_batches):
+    from calibration.openvino import quantize_ir_with_accuracy_control
+
+    model = ov.convert_model(str(small_onnx))
+    compiled = ov.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    threshold = float(np.median(np.concatenate([compiled(b)[0] for b in uint8_batches])))
+    samples = []
+    for i, batch in enumerate(uint8_batches):
+        prob = compiled(batch)[0]
+        samples.append(GuardSample(batch, np.array([i % 2, 1, 0, 1]), prob >= threshold))
+    quantized = quantize_ir_with_accuracy_control(model, uint8_batches, samples, threshold, max_drop=0.5)
+    assert any(op.get_type_name() == "FakeQuantize" for op in quantized.get_ops())
+    assert quantized.outputs[0].get_any_name() == "defect_prob"

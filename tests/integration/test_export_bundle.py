@@ -1,0 +1,85 @@
+"""The INT8 bundle of a briefly trained tiny model: valid, hashed, self-describing, INT8 close to FP32."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from edge.bundle import BundleError, load_bundle, spec_from_onnx, spec_from_openvino
+
+pytestmark = pytest.mark.slow
+
+
+def test_bundle_validates_and_hashes_match(int8_bundle):
+    bundle = load_bundle(int8_bundle, verify=True)
+    assert set(bundle.available()) == {"onnx/fp32", "onnx/int8", "openvino/fp32", "openvino/int8"}
+    for name in ("bundle.json", "model.onnx", "model-int8.onnx", "openvino/model.xml", "openvino/model.bin",
+                 "openvino/model-int8.xml", "openvino/model-int8.bin", "calibration/manifest.json", "report.md"):
+        assert (int8_bundle / name).is_file(), name
+    spec = bundle.spec
+    assert spec.input.dtype == "uint8" and spec.input.channel_order == "BGR" and spec.input.normalisation_folded
+    assert set(spec.thresholds) == {"fp32", "int8"} and spec.strategy == "S5"
+    assert set(spec.metrics) == {"fp32", "int8"} and "recall" in spec.metrics["int8"]["test"]
+    assert spec.versions["onnxruntime"] and spec.data_manifest_digest and spec.config_digest
+    report = (int8_bundle / "report.md").read_text()
+    assert "## INT8" in report and "inference graph" in report
+
+
+def test_tampered_artifact_is_detected(int8_bundle, tmp_path):
+    copy = shutil.copytree(int8_bundle, tmp_path / "bundle")
+    weights = copy / "openvino" / "model-int8.bin"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="model-int8.bin"):
+        load_bundle(copy, verify=True)
+
+
+def test_metadata_readable_from_a_lone_model_file(int8_bundle, tmp_path):
+    bundle = load_bundle(int8_bundle)
+    for name in ("model.onnx", "model-int8.onnx"):
+        lone = shutil.copy(int8_bundle / name, tmp_path / name)
+        spec = spec_from_onnx(lone)
+        assert spec.thresholds == bundle.spec.thresholds and spec.target_recall == bundle.spec.target_recall
+    ir = spec_from_openvino(int8_bundle / "openvino" / "model-int8.xml")
+    assert ir.thresholds == bundle.spec.thresholds
+
+
+def test_calibration_set_is_held_out_and_stratified(int8_bundle, export_run, export_data):
+    from gain_mtl.data.split import read_manifest
+
+    split = read_manifest(export_run / "split.json", export_data)
+    rel = {part: {s.image.relative_to(export_data).as_posix() for s in samples} for part, samples in split.parts().items()}
+    manifest = json.loads((int8_bundle / "calibration" / "manifest.json").read_text())
+    used = {item["path"] for item in manifest["images"]}
+    assert used and used <= rel["val"]
+    assert not used & rel["train"] and not used & rel["test"]
+    labels = [item["label"] for item in manifest["images"]]
+    assert 0 in labels and sum(labels) / len(labels) >= 0.3
+    assert manifest["defective"] == sum(labels) and manifest["split"] == "val"
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export_data, fmt):
+    """Re-measured here with the edge runners, independently of the export's own gate."""
+    from calibration.dataset import load_frame
+    from edge.backends import open_runner
+    from gain_mtl.data.split import read_manifest
+
+    bundle = load_bundle(int8_bundle)
+    test = read_manifest(export_run / "split.json", export_data).test
+    frames = np.stack([load_frame(s.image, bundle.spec.input.height) for s in test])
+    backend = {"onnx": "onnxruntime", "openvino": "openvino"}[fmt]
+    decisions = {}
+    for precision in ("fp32", "int8"):
+        with open_runner(bundle, backend=backend, precision=precision) as runner:
+            prob = runner.infer({"image": frames})["defect_prob"]
+        decisions[precision] = prob >= bundle.threshold(precision)
+    agreement = float(np.mean(decisions["fp32"] == decisions["int8"]))
+    gate = bundle.spec.calibration["gates"][fmt]
+    print(f"{fmt}: INT8/FP32 decision agreement {agreement:.3f} on {len(frames)} test images (gate: {gate['agreement']:.3f})")
+    assert agreement >= 0.95
+    assert gate["passed"]
