@@ -35,6 +35,7 @@ class GateReport:
     guard: float
     passed: bool
     failures: list[str] = field(default_factory=list)
+    artifact: str = ""
 
     @property
     def worst_outputs(self) -> list[str]:
@@ -47,8 +48,9 @@ class GateReport:
         if self.passed:
             return
         worst = ", ".join(f"{name} (max diff {self.output_max_diff[name]:.4f})" for name in self.worst_outputs)
+        name = f"{self.precision} ({self.artifact})" if self.artifact else self.precision
         raise GateError(
-            f"{self.precision} breaks the accuracy guard of {self.guard:.3f}: {'; '.join(self.failures)}. "
+            f"{name} breaks the accuracy guard of {self.guard:.3f}: {'; '.join(self.failures)}. "
             f"Outputs that moved most: {worst}. No bundle was written; try --calib-size larger, "
             "another calibration method, --accuracy-guard with a larger drop, or export without --int8"
         )
@@ -61,6 +63,7 @@ def compare(
     metrics: dict[str, dict[str, Any]],
     guard: float,
     precision: str = "int8",
+    artifact: str = "",
 ) -> GateReport:
     """Compare two runs' outputs (dicts by output name) on the same images.
 
@@ -93,4 +96,5 @@ def compare(
         guard=guard,
         passed=not failures,
         failures=failures,
+        artifact=artifact,
     )

@@ -192,7 +192,7 @@ class BundleBuilder:
         metrics = {"fp32": self._metrics(fp32, self.thresholds["fp32"])["test"],
                    "int8": self._metrics(int8, self.thresholds["int8"])["test"]}
         return compare(fp32["test"], int8["test"], (self.thresholds["fp32"], self.thresholds["int8"]),
-                       metrics, self.guard, precision="int8")
+                       metrics, self.guard, precision="int8", artifact=fmt)
 
     def _spec(self):
         from edge.bundle import BundleSpec, library_versions

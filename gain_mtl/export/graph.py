@@ -108,20 +108,21 @@ def _flops(fn, *args) -> int:
 
 
 def graph_cost(model: nn.Module, graph: InferenceGraph, image_size: int) -> GraphCost:
-    """Count both on one image; the full model runs in training mode with a mask, as it trains."""
+    """Count both on one image; the full model runs as it trains (mask given, counterfactual on).
+
+    The training-mode forward runs on a copy: it would otherwise update the batch-norm running
+    statistics of the very weights being exported.
+    """
+    import copy
+
     frame = torch.zeros(1, image_size, image_size, 3, dtype=torch.uint8)
     images = graph.normalise(frame)
     mask = torch.zeros(1, 1, image_size, image_size)
-    was_training = model.training
-    model.train()
-    try:
-        flops_full = _flops(lambda: model(images, mask))
-    finally:
-        model.train(was_training)
+    training_copy = copy.deepcopy(model).train()
     return GraphCost(
         image_size=image_size,
         params_full=count_params(model),
         params_pruned=count_params(graph),
-        flops_full=flops_full,
+        flops_full=_flops(lambda: training_copy(images, mask)),
         flops_pruned=_flops(graph, frame),
     )

@@ -54,7 +54,10 @@ def test_pruning_removes_counterfactual_and_unused_head(model):
     s5, s1 = InferenceGraph(model, "S5"), InferenceGraph(model, "S1")
     names = {n for n, _ in s5.named_modules()}
     assert not any("counterfactual" in n or "cls_head" in n for n in names)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     cost = graph_cost(model, s5, SIZE)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # weights untouched
+    assert not model.training
     assert cost.params_pruned < cost.params_full and 0 < cost.flops_pruned < cost.flops_full
     assert graph_cost(model, s1, SIZE).params_pruned < cost.params_pruned  # no attended head / adapter
 
