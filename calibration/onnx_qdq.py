@@ -19,7 +19,11 @@ CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
 class BatchReader:
-    """ONNX Runtime's CalibrationDataReader over an iterable of uint8 NHWC batches."""
+    """ONNX Runtime's CalibrationDataReader over an iterable of uint8 NHWC batches.
+
+    Feeds one image per run: the histogram collectors (entropy, percentile) stack the outputs of
+    all runs, so a short last batch would break them.
+    """
 
     def __init__(self, batches: Iterable[np.ndarray], input_name: str) -> None:
         self._batches = batches
@@ -28,9 +32,9 @@ class BatchReader:
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self._iter is None:
-            self._iter = iter(self._batches)
-        batch = next(self._iter, None)
-        return None if batch is None else {self._input_name: batch}
+            self._iter = (batch[i : i + 1] for batch in self._batches for i in range(len(batch)))
+        image = next(self._iter, None)
+        return None if image is None else {self._input_name: image}
 
     def rewind(self) -> None:
         self._iter = None
