@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-EXPORT_EPOCHS = 4
+EXPORT_EPOCHS = 3
 GUARD = 0.5
 
 
@@ -18,7 +18,7 @@ GUARD = 0.5
 def export_data(tmp_path_factory) -> Path:
     from gain_mtl.data.synth import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("export-data") / "data", n_normal=40, n_defective=40, size=64, seed=11)
+    return synthesize(tmp_path_factory.mktemp("export-data") / "data", n_normal=32, n_defective=32, size=64, seed=11)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def int8_bundle(export_run, export_data, tmp_path_factory) -> Path:
     """The INT8 bundle, written through the CLI as a user would (both INT8 routes).
 
     ``--accuracy-guard`` takes NNCF's accuracy-control route. Its drop is wide on purpose: a model
-    trained for four epochs scores every image within a hair of one value, so a 1e-4 rounding
+    trained for three epochs scores every image within a hair of one value, so a 1e-4 rounding
     flips decisions and a strict gate would refuse it (rightly). The strict gate is tested with a
     forced failure; INT8 agreement is asserted where the FP32 model separates the classes.
     """
