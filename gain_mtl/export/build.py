@@ -13,15 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from gain_mtl.export.exporter import (
+from gain_mtl.export.exporter import ExportError, RunData
+from gain_mtl.export.measure import (
     PARITY_TOLERANCE,
-    ExportError,
-    RunData,
-    _frames,
-    _masks,
-    _run_artifact,
-    _run_torch,
+    load_frames,
+    load_masks,
     max_diffs,
+    run_artifact,
+    run_torch,
     split_metrics,
 )
 
@@ -64,10 +63,10 @@ class BundleBuilder:
             raise ExportError(f"{self.data_root}: the test split is empty; export measures every precision on it")
         self.report["cost"] = graph_cost(self.run.model, self.graph, self.size).to_dict()
         self.report["onnx"] = export_onnx(self.graph, self.folder / ONNX_FP32, self.size, self.run.config.export.opset)
-        self.frames = {k: _frames(v, self.size) for k, v in self.samples.items()}
-        self.torch_out = {k: _run_torch(self.graph, f) for k, f in self.frames.items()}
+        self.frames = {k: load_frames(v, self.size) for k, v in self.samples.items()}
+        self.torch_out = {k: run_torch(self.graph, f) for k, f in self.frames.items()}
         loc_size = self.torch_out["test"]["localization_map"].shape[-1]
-        self.test_masks = _masks(self.samples["test"], loc_size)
+        self.test_masks = load_masks(self.samples["test"], loc_size)
         self._fp32()
         self.thresholds = {"fp32": self._threshold(self.reference("fp32"))}
         if self.opt["int8"]:
@@ -166,7 +165,7 @@ class BundleBuilder:
     def _evaluate(self, key: tuple[str, str], relpath: str, runner_cls) -> None:
         self.files[key] = relpath
         path = self.folder / relpath
-        self.outputs[key] = {k: _run_artifact(runner_cls, path, self.input_spec, f) for k, f in self.frames.items()}
+        self.outputs[key] = {k: run_artifact(runner_cls, path, self.input_spec, f) for k, f in self.frames.items()}
 
     def reference(self, precision: str) -> dict[str, dict[str, np.ndarray]]:
         """The outputs that stand for ``precision``: ONNX Runtime's, else OpenVINO's."""
