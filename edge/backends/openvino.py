@@ -8,6 +8,11 @@ from edge.backends.base import Callback, Feed, Outputs, Runner, missing_extra
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 HINTS = ("LATENCY", "THROUGHPUT")
+# The float precision OpenVINO computes in, per bundle precision. Left to itself, OpenVINO runs an
+# FP32 model in bf16 on CPUs with AMX or AVX512-BF16, so "fp32" would silently not be FP32 and
+# its decisions would drift from those the export gate measured. INT8 models keep their
+# non-quantized layers (the heads, the attention sigmoid) in f32 for the same reason.
+INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "int8": "f32"}
 
 
 def import_openvino() -> Any:
@@ -26,7 +31,8 @@ class OpenVINORunner(Runner):
 
     name = "openvino"
 
-    def __init__(self, *args: Any, device: str = "CPU", hint: str = "LATENCY", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, device: str = "CPU", hint: str = "LATENCY",
+                 inference_precision: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("jobs", 0)
         super().__init__(*args, **kwargs)
         device, hint = device.upper(), hint.upper()
@@ -35,6 +41,7 @@ class OpenVINORunner(Runner):
         if hint not in HINTS:
             raise ValueError(f"openvino: unknown hint {hint!r}; choose one of {HINTS}")
         self.device, self.hint = device, hint
+        self.inference_precision = inference_precision or INFERENCE_PRECISION.get(self.precision, "f32")
         self._requested_jobs = int(kwargs["jobs"])
 
     def _activate(self) -> None:
@@ -45,7 +52,9 @@ class OpenVINORunner(Runner):
         base = self.device.split(":")[0]
         if base != "AUTO" and not any(d.startswith(base) for d in core.available_devices):
             raise ValueError(f"openvino: device {self.device} is not present; present: {core.available_devices} (or AUTO)")
-        config = {hints.performance_mode: getattr(hints.PerformanceMode, self.hint)}
+        config: dict = {hints.performance_mode: getattr(hints.PerformanceMode, self.hint)}
+        if base in ("CPU", "GPU"):  # NPU and AUTO pick their own precision
+            config[hints.inference_precision] = getattr(ov.Type, self.inference_precision)
         self._compiled = core.compile_model(str(self.model_path), self.device, config)
         self._request = self._compiled.create_infer_request()
         self._queue = ov.AsyncInferQueue(self._compiled, self._requested_jobs)
