@@ -123,6 +123,12 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         return _coerce(value, inner[0], key)
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):
+        # YAML 1.1 reads "1e-3" (no dot) as a string; accept what Python reads as a number.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if annotation is int and isinstance(value, bool):
         raise ConfigError(f"config key '{key}' expects an integer, got {value!r}")
     if isinstance(annotation, type) and not isinstance(value, annotation):

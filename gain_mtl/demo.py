@@ -53,7 +53,8 @@ def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0) 
 
 def score_decisions(journal: Path, truth: list[str]) -> dict[str, float]:
     events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    decisions = [e["decision"] for e in events]
+    # The journal also records status events (source lost, sink errors); decisions carry "decision".
+    decisions = [e["decision"] for e in events if "decision" in e]
     rejected_defects = sum(d == "reject" and t == "defective" for d, t in zip(decisions, truth))
     defects = truth.count("defective")
     return {
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     _gainctl("data", "synth", str(data), "--n-normal", "160", "--n-defective", "120",
              "--size", "96", "--seed", "7")
     _gainctl("data", "check", str(data))
-    _gainctl("train", "--data", str(data), "--out", str(run), "--config", "tiny",
+    _gainctl("train", "--data", str(data), "--out", str(run), "--config", "demo",
              "--strategy", "S5", "--epochs", str(args.epochs))
     _gainctl("eval", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--data", str(data),
              "--split", "test", "--out", str(out / "eval"))
