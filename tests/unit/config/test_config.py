@@ -49,7 +49,7 @@ def test_bad_overrides_name_the_key(override: str, fragment: str) -> None:
 
 
 def test_unknown_config_name_lists_builtins() -> None:
-    with pytest.raises(ConfigError, match="default, tiny"):
+    with pytest.raises(ConfigError, match="default, demo, tiny"):
         load_config("huge")
 
 
