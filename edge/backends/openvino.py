@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from edge.backends.base import Callback, Feed, Outputs, Runner, missing_extra
@@ -26,7 +27,11 @@ def import_openvino() -> Any:
 class OpenVINORunner(Runner):
     """Compiles the IR for ``device`` and runs it through an AsyncInferQueue.
 
-    ``jobs=0`` lets OpenVINO pick the number of parallel requests for the hint.
+    The bundle's model has a dynamic batch; this runner compiles one static-shape model per batch
+    size it is fed (batch 1 at activation, others on first use). Static shapes are what OpenVINO's
+    CPU plugin runs fastest, and they avoid a hang seen on 2-core machines when several requests
+    of a queue meet a new input shape at once. ``jobs=0`` lets OpenVINO pick the number of
+    parallel requests for the hint.
     """
 
     name = "openvino"
@@ -43,34 +48,54 @@ class OpenVINORunner(Runner):
         self.device, self.hint = device, hint
         self.inference_precision = inference_precision or INFERENCE_PRECISION.get(self.precision, "f32")
         self._requested_jobs = int(kwargs["jobs"])
+        self._per_batch: dict[int, tuple[Any, Any, Any]] = {}
+        self._compile_lock = threading.Lock()
 
     def _activate(self) -> None:
         ov = import_openvino()
         import openvino.properties.hint as hints
 
-        core = ov.Core()
+        self._core = ov.Core()
         base = self.device.split(":")[0]
-        if base != "AUTO" and not any(d.startswith(base) for d in core.available_devices):
-            raise ValueError(f"openvino: device {self.device} is not present; present: {core.available_devices} (or AUTO)")
-        config: dict = {hints.performance_mode: getattr(hints.PerformanceMode, self.hint)}
+        if base != "AUTO" and not any(d.startswith(base) for d in self._core.available_devices):
+            raise ValueError(f"openvino: device {self.device} is not present; "
+                             f"present: {self._core.available_devices} (or AUTO)")
+        self._config: dict = {hints.performance_mode: getattr(hints.PerformanceMode, self.hint)}
         if base in ("CPU", "GPU"):  # NPU and AUTO pick their own precision
-            config[hints.inference_precision] = getattr(ov.Type, self.inference_precision)
-        self._compiled = core.compile_model(str(self.model_path), self.device, config)
-        self._request = self._compiled.create_infer_request()
-        self._queue = ov.AsyncInferQueue(self._compiled, self._requested_jobs)
-        self.jobs = len(self._queue)
-        self._queue.set_callback(self._on_done)
+            self._config[hints.inference_precision] = getattr(ov.Type, self.inference_precision)
+        self._model = self._core.read_model(str(self.model_path))
+        self.jobs = len(self._for_batch(1)[2])
+
+    def _for_batch(self, batch: int) -> tuple[Any, Any, Any]:
+        """(compiled model, sync request, async queue) for inputs of ``batch`` images."""
+        with self._compile_lock:
+            if batch not in self._per_batch:
+                ov = import_openvino()
+                spec = self.input_spec
+                model = self._model.clone()
+                model.reshape({spec.name: [batch, spec.height, spec.width, 3]})
+                compiled = self._core.compile_model(model, self.device, self._config)
+                queue = ov.AsyncInferQueue(compiled, self._requested_jobs)
+                queue.set_callback(self._on_done)
+                self._per_batch[batch] = (compiled, compiled.create_infer_request(), queue)
+            return self._per_batch[batch]
 
     def _deactivate(self) -> None:
-        self._queue.wait_all()
-        del self._queue, self._request, self._compiled
+        for _, _, queue in self._per_batch.values():
+            queue.wait_all()
+        self._per_batch.clear()
+        del self._model, self._core
 
     def _infer(self, feed: Feed) -> Outputs:
-        return self._read(self._request.infer(feed))
+        request = self._for_batch(self._batch_of(feed))[1]
+        return self._read(request.infer(feed))
 
     def _submit(self, feed: Feed, done: Callback) -> None:
         # start_async blocks while every request of the pool is busy: backpressure.
-        self._queue.start_async(feed, done)
+        self._for_batch(self._batch_of(feed))[2].start_async(feed, done)
+
+    def _batch_of(self, feed: Feed) -> int:
+        return int(feed[self.input_spec.name].shape[0])
 
     def _on_done(self, request: Any, done: Callback) -> None:
         try:
