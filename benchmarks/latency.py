@@ -106,6 +106,20 @@ def targets(name: str, out: Path) -> list[str]:
     return lines
 
 
+PROFILE_HEADING = "## Profile"
+
+
+def write_profile(name: str, bundle: Path, out: Path) -> None:
+    """OpenVINO per-layer profiles of the bundle's FP32 and INT8 IR into profile.json and summary.md."""
+    size = PRESETS[name]["size"]
+    profiles = [openvino_profile(bundle / "openvino" / f"{stem}.xml", (1, size, size, 3))
+                for stem in ("model", "model-int8") if (bundle / "openvino" / f"{stem}.xml").is_file()]
+    atomic_write_json(out / "profile.json", profiles)
+    summary = (out / "summary.md").read_text().split(PROFILE_HEADING)[0].rstrip("\n")
+    atomic_write_text(out / "summary.md", "\n".join([summary, "", PROFILE_HEADING, ""]
+                                                    + [profile_markdown(p) for p in profiles]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", default="tiny,efficientnetv2_s-512")
@@ -114,8 +128,16 @@ def main() -> None:
     parser.add_argument("--calib-size", type=int, default=64)
     parser.add_argument("--reports", type=Path, default=REPO / "benchmarks" / "reports")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--profile-only", action="store_true",
+                        help="only re-profile the bundles left in --work by an earlier run")
     args = parser.parse_args()
     slug = device_fingerprint()["slug"]
+    if args.profile_only:
+        if args.work is None:
+            parser.error("--profile-only needs --work, the scratch folder of an earlier run")
+        for name in args.presets.split(","):
+            write_profile(name, args.work / name / "bundle", args.reports / slug / name)
+        return
     with tempfile.TemporaryDirectory(prefix="gain-bench-") as tmp:
         for name in args.presets.split(","):
             if name not in PRESETS:
@@ -131,17 +153,13 @@ def main() -> None:
             for path in (out / "report.json", out / "report.md"):  # no paths of this machine in the repo
                 text = path.read_text().replace(str(work), "$WORK").replace(str(out), "$OUT")
                 atomic_write_text(path, text)
-            size = PRESETS[name]["size"]
-            profiles = [openvino_profile(bundle / "openvino" / f"{stem}.xml", (1, size, size, 3))
-                        for stem in ("model", "model-int8") if (bundle / "openvino" / f"{stem}.xml").is_file()]
-            atomic_write_json(out / "profile.json", profiles)
             summary = [f"# {name} on {slug}", "", "Made by `python benchmarks/latency.py --presets "
                        f"{name} --duration {args.duration} --batch {args.batch} --calib-size {args.calib_size}`, "
                        "which ran (scratch paths shortened):", "", "```"]
             summary += [line.replace(str(work), "$WORK").replace(str(out), "$OUT") for line in log]
             summary += ["```", "", "## Targets", ""] + [f"- {line}" for line in targets(name, out)] + [""]
-            summary += ["## Profile", ""] + [profile_markdown(p) for p in profiles]
             atomic_write_text(out / "summary.md", "\n".join(summary))
+            write_profile(name, bundle, out)
             print(f"{name}: {out}")
     print(json.dumps({"device": slug, "reports": str(args.reports / slug)}))
 

@@ -78,8 +78,9 @@ class TrainConfig:
     loc_warmup_ratio: float = 0.5
     s6_alpha_start: float = 0.5
     s6_alpha_end: float = 0.0
-    # Validation metric that picks checkpoints/best (higher is better).
-    best_metric: str = "f1"
+    # Validation metric that picks checkpoints/best (higher is better). AUROC does not depend on a
+    # cut; the decision threshold is chosen for target_recall separately.
+    best_metric: str = "auroc"
     # Decision threshold is chosen on the validation split to reach this recall.
     target_recall: float = 0.99
 

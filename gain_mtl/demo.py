@@ -1,6 +1,6 @@
 """``make demo``: the whole job on built-in sample data, as the commands a user would type.
 
-synthetic data -> check -> train (tiny config) -> eval -> export --int8 -> a video of the test
+synthetic data -> check -> train (demo config: offline-pretrained EfficientNet-Lite0) -> eval -> export --int8 -> a video of the test
 parts -> gainctl run (accept/reject per frame) -> gainctl bench. Each step prints its command, so
 the demo doubles as a walk-through; the outputs land in one folder (``demo/`` by default).
 """
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = score_decisions(journal, truth)
     print(f"\nline decisions (INT8): {json.dumps(summary)}")
 
-    _gainctl("bench", "--model", str(bundle), "--backends", "openvino,onnxruntime,torch",
+    _gainctl("bench", "--model", str(bundle), "--checkpoint", str(run / "checkpoints" / "best.pt"),
+             "--backends", "openvino,onnxruntime,torch",
              "--precisions", "fp32,int8", "--runs", "30", "--data", str(data),
              "--stream", str(video), "--out", str(out / "bench"))
     print(f"\ndemo complete: {out}/ holds data, run, eval, bundle, decisions.jsonl, bench/report.md")

@@ -23,8 +23,15 @@ def openvino_profile(model_xml: str | Path, shape: tuple[int, ...], runs: int = 
         import openvino as ov
     except ImportError:
         raise ImportError("openvino is not installed: pip install 'gain-mtl[openvino]'") from None
+    from edge.backends.openvino import INFERENCE_PRECISION
+
     core = ov.Core()
-    compiled = core.compile_model(str(model_xml), "CPU", {"PERF_COUNT": True, "PERFORMANCE_HINT": "LATENCY"})
+    # Compiled as the runner compiles it: static shape, f32 for the float layers (not bf16).
+    model = core.read_model(str(model_xml))
+    model.reshape({0: list(shape)})
+    config = {"PERF_COUNT": True, "PERFORMANCE_HINT": "LATENCY",
+              "INFERENCE_PRECISION_HINT": INFERENCE_PRECISION["fp32"]}
+    compiled = core.compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
     feed = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
     request.infer({0: feed})

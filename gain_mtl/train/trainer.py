@@ -5,8 +5,9 @@ RUN/ holds ``config.yaml`` (resolved), ``split.json``, ``history.csv`` (one row 
 ``checkpoints/last.pt`` and ``checkpoints/best.pt``, ``metrics.json`` (validation metrics of best),
 and TensorBoard events under ``tensorboard/`` when tensorboard is installed.
 
-``best.pt`` is the epoch with the highest ``val_<train.best_metric>`` (default ``f1`` at the 0.5
-cut; ties keep the earlier epoch). Every checkpoint's ``meta.threshold`` is the decision
+``best.pt`` is the epoch with the highest ``val_<train.best_metric>`` (default ``auroc``: it does not
+depend on a cut, while the decision threshold is chosen for the target recall anyway; ties keep the
+earlier epoch). Every checkpoint's ``meta.threshold`` is the decision
 threshold chosen on that epoch's validation predictions for ``train.target_recall``.
 
 Everything that can be wrong with the inputs is checked before the first step; ``last.pt`` is

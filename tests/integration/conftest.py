@@ -31,7 +31,7 @@ def export_run(export_data, tmp_path_factory) -> Path:
     from gain_mtl.config import load_config
     from gain_mtl.train.trainer import train
 
-    config = load_config("tiny", [f"train.epochs={EXPORT_EPOCHS}", "train.strategy=S5", "train.best_metric=auroc"])
+    config = load_config("tiny", [f"train.epochs={EXPORT_EPOCHS}", "train.strategy=S5"])
     return train(config, export_data, tmp_path_factory.mktemp("export-run") / "run")
 
 

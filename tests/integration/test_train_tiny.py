@@ -45,7 +45,7 @@ def test_run_folder_holds_every_file(s5_run):
     assert list((s5_run / "tensorboard").glob("events.*"))
     assert load_config(s5_run / "config.yaml") == s5_config()  # the resolved config, re-readable
     metrics = json.loads((s5_run / "metrics.json").read_text())
-    assert metrics["best_metric"] == "val_f1" and 0.0 <= metrics["threshold"] <= 1.0
+    assert metrics["best_metric"] == "val_auroc" and 0.0 <= metrics["threshold"] <= 1.0
 
 
 def test_checkpoint_holds_states_and_threshold(s5_run):
