@@ -39,6 +39,7 @@ PRESETS: dict[str, dict] = {
 }
 STRETCH_SPEEDUP = 3.5  # the issue asks for the gap to this for efficientnetv2_s
 PIPELINE_RATIO, TAIL_RATIO = 0.95, 1.5
+STREAM_FRAMES = 120  # the test parts repeat until the line video is this long
 
 
 def gainctl(*args: str, log: list[str]) -> None:
@@ -70,7 +71,7 @@ def make_bundle(name: str, work: Path, calib_size: int, log: list[str]) -> tuple
     from gain_mtl.demo import write_line_video
 
     video = work / "line.avi"
-    write_line_video(data, video, size=preset["size"])
+    write_line_video(data, video, size=preset["size"], min_frames=STREAM_FRAMES)
     return data, checkpoint, bundle, video
 
 
@@ -100,7 +101,7 @@ def targets(name: str, out: Path) -> list[str]:
         ratio, tail = stream["fps_over_throughput"], stream["p99_over_p50"]
         lines.append(f"Pipeline {stream['fps']:.1f} fps = {ratio:.2f} of standalone throughput "
                      f"{stream['standalone_fps']:.1f} img/s (target {PIPELINE_RATIO}: {'met' if ratio >= PIPELINE_RATIO else 'missed'})")
-        lines.append(f"Frame-to-decision p50 {stream['frame_to_decision_ms']['p50']:.1f} ms, p99 "
+        lines.append(f"Frame-to-decision (frames paced at {stream['paced_fps']:.1f} fps, 0.8 of throughput) p50 {stream['frame_to_decision_ms']['p50']:.1f} ms, p99 "
                      f"{stream['frame_to_decision_ms']['p99']:.1f} ms: p99/p50 {tail:.2f} "
                      f"(target <= {TAIL_RATIO}: {'met' if tail <= TAIL_RATIO else 'missed'})")
     return lines

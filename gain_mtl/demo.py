@@ -29,10 +29,11 @@ def _gainctl(*args: str) -> None:
     print(f"  ({time.perf_counter() - start:.1f} s)", flush=True)
 
 
-def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0) -> list[str]:
+def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0, min_frames: int = 0) -> list[str]:
     """Write the test images as one video, a part per frame, as a line camera would see them.
 
-    Returns the true class of each frame, in order, so the decisions can be scored.
+    The parts repeat until the video has at least ``min_frames`` frames. Returns the true class of
+    each frame, in order, so the decisions can be scored.
     """
     import cv2
 
@@ -41,6 +42,7 @@ def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0) 
         frames += [(label, p) for p in sorted((data_root / "images" / "test" / label).iterdir())]
     # Interleave normal and defective parts deterministically, as on a real line.
     frames.sort(key=lambda item: item[1].stem[::-1])
+    frames = frames * max(1, -(-min_frames // max(1, len(frames))))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
     if not writer.isOpened():
         raise SystemExit(f"demo: OpenCV cannot write {path} (MJPG)")

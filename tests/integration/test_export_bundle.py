@@ -86,7 +86,7 @@ def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export
     gate = bundle.spec.calibration["gates"][fmt]
     assert gate["passed"] and abs(gate["agreement"] - agreement) < 1e-9  # the export measured the same
     auroc = bundle.spec.metrics["fp32"]["test"]["auroc"]
-    if auroc is None or auroc < MIN_AUROC:
-        pytest.skip(f"the briefly trained model does not separate the classes (FP32 test AUROC {auroc}); "
-                    f"INT8 agreement {agreement:.3f} is not meaningful on near-constant scores")
+    # Agreement only means something where FP32 separates the classes (near-constant scores flip
+    # on any rounding): the fixture's pretrained run must, and does.
+    assert auroc is not None and auroc >= MIN_AUROC, f"the fixture's FP32 model has test AUROC {auroc}"
     assert agreement >= 0.95
