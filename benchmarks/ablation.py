@@ -163,7 +163,7 @@ Command: `{command}`
 
 Classification at the checkpoint's threshold (`thr`) and at 0.5; maps over the
 {results[best]['n_with_mask']} defective test images with masks (CAM / attention min-max normalised per
-image and binarised at 0.5; localization probability at 0.5). `best.pt` by val F1 at 0.5.
+image and binarised at 0.5; localization probability at 0.5). `best.pt` by val {args.best_metric}.
 
 | strategy | AUROC | thr | recall | precision | F1 | recall@0.5 | precision@0.5 | CAM-IoU | PointGame | Energy-In | attn-IoU | attn-PG | loc IoU | loc Dice | pixel acc |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--normals", type=int, default=100, help="train normals kept")
     parser.add_argument("--defects", type=int, default=150, help="train defects kept")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--best-metric", default="auroc", help="validation metric that picks best.pt")
     parser.add_argument("--notes", type=Path, default=None, help="markdown appended to the report")
     args = parser.parse_args(argv)
     args.notes_text = args.notes.read_text() if args.notes else ""
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
               "--backbone", "tf_efficientnet_lite0", "--device", "cpu",
               "--set", "model.pretrained=false", "--set", f"model.freeze_stages={args.freeze_stages}",
               "--set", f"train.lr={args.lr}", "--set", f"train.batch_size={args.batch}",
-              "--set", f"train.seed={args.seed}", "--set", "data.num_workers=1"]
+              "--set", f"train.seed={args.seed}", "--set", f"train.best_metric={args.best_metric}",
+              "--set", "data.num_workers=1"]
     if pretrained:
         common += ["--weights", PRETRAINED]
     runs, results, minutes = {}, {}, {}
