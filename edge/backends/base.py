@@ -174,3 +174,13 @@ class Runner(abc.ABC):
 
 def missing_extra(module: str, extra: str) -> BackendError:
     return BackendError(f"{module} is not installed: pip install 'gain-mtl[{extra}]'")
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional runtime where it is used, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise missing_extra(module, extra) from exc

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from edge.backends.base import Feed, Outputs, Runner, missing_extra
+from edge.backends.base import Feed, Outputs, Runner, require
 
 # Preference order when providers="auto": the fastest the installed build offers.
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
 
 def import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise missing_extra("onnxruntime", "edge") from exc
-    return onnxruntime
+    return require("onnxruntime", "edge")
 
 
 class ONNXRuntimeRunner(Runner):

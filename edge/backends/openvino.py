@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from edge.backends.base import Callback, Feed, Outputs, Runner, missing_extra
+from edge.backends.base import Callback, Feed, Outputs, Runner, require
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 HINTS = ("LATENCY", "THROUGHPUT")
@@ -17,11 +17,7 @@ INFERENCE_PRECISION = {"fp32": "f32", "fp16": "f16", "int8": "f32"}
 
 
 def import_openvino() -> Any:
-    try:
-        import openvino
-    except ImportError as exc:
-        raise missing_extra("openvino", "openvino") from exc
-    return openvino
+    return require("openvino", "openvino")
 
 
 class OpenVINORunner(Runner):
