@@ -64,6 +64,9 @@ class OpenVINORunner(Runner):
 
     def _for_batch(self, batch: int) -> tuple[Any, Any, Any]:
         """(compiled model, sync request, async queue) for inputs of ``batch`` images."""
+        entry = self._per_batch.get(batch)
+        if entry is not None:  # the per-frame path: no lock once the batch size is compiled
+            return entry
         with self._compile_lock:
             if batch not in self._per_batch:
                 ov = import_openvino()

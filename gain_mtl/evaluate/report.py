@@ -5,19 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+from gain_mtl.markdown import fmt, table
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
-    return lines + [""]
+    return table(header, rows) + [""]
 
 
 def render_report(m: dict[str, Any]) -> str:
@@ -36,12 +28,12 @@ def render_report(m: dict[str, Any]) -> str:
         f"image size {m['image_size']}.",
         "",
         f"Decision threshold {m['threshold']:.4f}, chosen on the validation split for recall "
-        f">= {m['target_recall']} (precision there: {_fmt(m['threshold_val_precision'])}).",
+        f">= {m['target_recall']} (precision there: {fmt(m['threshold_val_precision'])}).",
         "",
         "## Classification",
         "",
         *_table(("threshold", "accuracy", "precision", "recall", "f1", "TP", "FP", "TN", "FN"), cls_rows),
-        f"AUROC: {_fmt(m['auroc'])}",
+        f"AUROC: {fmt(m['auroc'])}",
         "",
         "## Explanations (defective images with a mask)",
         "",

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gain_mtl.markdown import table
+
 METRIC_COLUMNS = ("threshold", "recall", "precision", "f1", "accuracy", "auroc", "localization_iou")
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
-    return lines
 
 
 def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] | None) -> str:
@@ -32,12 +20,12 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
         "",
         "## Artifacts",
         "",
-        *_table(["file", "format", "precision", "bytes", "sha256"],
+        *table(["file", "format", "precision", "bytes", "sha256"],
                 [[a.path, a.format, a.precision, a.bytes, a.sha256[:16] + "..."] for a in spec.artifacts]),
         "",
         "## Metrics per precision",
         "",
-        *_table(["precision", "split", *METRIC_COLUMNS],
+        *table(["precision", "split", *METRIC_COLUMNS],
                 [[p, split, *(m.get(c) for c in METRIC_COLUMNS)]
                  for p, splits in spec.metrics.items() for split, m in splits.items() if isinstance(m, dict)]),
         "",
@@ -45,14 +33,14 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
         "",
     ]
     cost = details["cost"]
-    lines += _table(["", "parameters", "GFLOPs"], [
+    lines += table(["", "parameters", "GFLOPs"], [
         ["full model (training forward)", cost["params_full"], cost["gflops_full"]],
         ["inference graph", cost["params_pruned"], cost["gflops_pruned"]],
     ])
     lines += ["", f"At {cost['image_size']}x{cost['image_size']}, one image. ONNX: {details['onnx']}.", "",
               "## FP32 parity with the PyTorch graph (max abs difference on test)", ""]
-    lines += _table(["format", "defect_prob", "attention_map", "localization_map"],
-                    [[fmt, d["defect_prob"], d["attention_map"], d["localization_map"]] for fmt, d in details["parity"].items()])
+    lines += table(["format", "defect_prob", "attention_map", "localization_map"],
+                    [[name, d["defect_prob"], d["attention_map"], d["localization_map"]] for name, d in details["parity"].items()])
     if calib_manifest is not None:
         gates = spec.calibration["gates"]
         lines += ["", "## INT8", "",
@@ -61,8 +49,8 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
                   f"heads kept in float: {calib_manifest['keep_heads_float']}). List: `{spec.calibration['manifest']}`. "
                   f"INT8 threshold re-chosen on validation per format {details['int8_thresholds']}; the bundle uses the "
                   f"lowest, {spec.thresholds['int8']:.4f}.", ""]
-        lines += _table(["format", "agreement", "recall fp32", "recall int8", "f1 fp32", "f1 int8", "max score diff", "passed"],
-                        [[fmt, g["agreement"], g["fp32"]["recall"], g["int8"]["recall"], g["fp32"]["f1"], g["int8"]["f1"],
-                          g["max_score_diff"], g["passed"]] for fmt, g in gates.items()])
+        lines += table(["format", "agreement", "recall fp32", "recall int8", "f1 fp32", "f1 int8", "max score diff", "passed"],
+                        [[name, g["agreement"], g["fp32"]["recall"], g["int8"]["recall"], g["fp32"]["f1"], g["int8"]["f1"],
+                          g["max_score_diff"], g["passed"]] for name, g in gates.items()])
         lines += ["", f"Guard: INT8 may lose at most {spec.calibration['accuracy_guard']} of recall or decision agreement."]
     return "\n".join(lines) + "\n"
