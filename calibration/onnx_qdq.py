@@ -7,7 +7,7 @@ zero point of 0), per-channel weights, and the output heads left in float.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +60,15 @@ def quantize_qdq(
     batches: Iterable[np.ndarray],
     method: str = "minmax",
     keep_heads_float: bool = True,
+    keep_float: Sequence[str] = (),
+    calibration_cache: str | Path | None = None,
 ) -> list[str]:
     """Write a Q/DQ INT8 copy of ``model_path`` to ``out_path``; returns the nodes kept in float.
 
     ``batches`` must be re-iterable (ONNX Runtime may rewind it); the model must have one input.
+    ``keep_float`` names more nodes to leave in float. With ``calibration_cache``, the activation
+    ranges are computed on the first call and read back on later ones, so re-quantizing the same
+    model with other nodes kept in float does not run the calibration images again.
     """
     import onnx
 
@@ -72,7 +77,7 @@ def quantize_qdq(
     model = onnx.load(str(model_path))
     if len(model.graph.input) != 1:
         raise CalibrationError(f"{model_path}: expected one input, found {len(model.graph.input)}")
-    excluded = onnx_head_nodes(model) if keep_heads_float else []
+    excluded = list(dict.fromkeys((onnx_head_nodes(model) if keep_heads_float else []) + list(keep_float)))
     reader = BatchReader(batches, model.graph.input[0].name)
     quant.quantize_static(
         str(model_path),
@@ -85,5 +90,6 @@ def quantize_qdq(
         calibrate_method=calibrate_method,
         nodes_to_exclude=excluded,
         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+        calibration_cache_path=None if calibration_cache is None else str(calibration_cache),
     )
     return excluded

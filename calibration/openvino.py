@@ -8,11 +8,11 @@ recall and decision agreement with FP32) is within the allowed drop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from calibration.errors import import_optional
+from calibration.guard import GuardSample, guard_metric
 from calibration.heads import openvino_head_nodes
 
 
@@ -36,26 +36,6 @@ def quantize_ir(
         subset_size=len(batches),
         ignored_scope=_ignored_scope(nncf, model, keep_heads_float),
     )
-
-
-@dataclass(frozen=True)
-class GuardSample:
-    """One validation batch: frames, true labels and the FP32 model's decisions on them."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    fp32_decisions: np.ndarray
-
-
-def guard_metric(prob: np.ndarray, samples: Sequence[GuardSample], threshold: float) -> float:
-    """The worse of recall and decision agreement with FP32: what the guard must not lose."""
-    labels = np.concatenate([s.labels for s in samples])
-    reference = np.concatenate([s.fp32_decisions for s in samples])
-    decisions = prob >= threshold
-    positives = labels == 1
-    recall = float(decisions[positives].mean()) if positives.any() else 1.0
-    agreement = float((decisions == reference).mean())
-    return min(recall, agreement)
 
 
 def make_validation_fn(threshold: float, prob_output: str = "defect_prob") -> Callable:

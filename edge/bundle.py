@@ -2,8 +2,8 @@
 
 The bundle is the only thing that travels from training to the camera, so it carries everything
 the edge needs to decide without asking anyone: the input it expects, the threshold chosen for
-each precision (thresholds frozen or lost at export are a classic failure), the metrics that
-justify them and the sha256 of every file (a half-copied or edited model is refused, not run).
+each model file (thresholds frozen or lost at export are a classic failure; each INT8 route
+rounds differently, so each has its own), the metrics that justify them and the sha256 of every file (a half-copied or edited model is refused, not run).
 
 Plain dataclasses and JSON, no pickles. The schema is versioned: a reader refuses a version it
 does not know instead of guessing. The same JSON (minus the artifact list, since a file cannot
@@ -24,7 +24,7 @@ from typing import Any
 
 from edge.atomic import atomic_write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUNDLE_FILE = "bundle.json"
 METADATA_KEY = "gain_mtl_bundle"
 FORMATS = ("onnx", "openvino", "tensorrt-engine")
@@ -77,7 +77,8 @@ class BundleSpec:
     """The content of ``bundle.json``."""
 
     input: InputSpec
-    thresholds: dict[str, float]
+    # precision -> artifact format -> the threshold chosen on that model's own validation scores
+    thresholds: dict[str, dict[str, float]]
     artifacts: list[ArtifactSpec] = field(default_factory=list)
     outputs: list[str] = field(default_factory=lambda: list(OUTPUT_NAMES))
     class_names: list[str] = field(default_factory=lambda: ["normal", "defective"])
@@ -113,7 +114,10 @@ class BundleSpec:
             body = dict(data)
             body["input"] = InputSpec(**_with_tuples(body["input"], ("mean", "std")))
             body["artifacts"] = [ArtifactSpec(**a) for a in body.get("artifacts", [])]
-            body["thresholds"] = {str(k): float(v) for k, v in body["thresholds"].items()}
+            body["thresholds"] = {
+                str(precision): {str(fmt): float(v) for fmt, v in by_format.items()}
+                for precision, by_format in body["thresholds"].items()
+            }
             spec = cls(**body)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise BundleError(f"{source}: malformed bundle description ({exc}); re-export the bundle") from exc
@@ -139,11 +143,14 @@ class BundleSpec:
         missing = [n for n in OUTPUT_NAMES if n not in self.outputs]
         if missing:
             problems.append(f"outputs lack {missing}")
-        for precision, thr in self.thresholds.items():
+        for precision, by_format in self.thresholds.items():
             if precision not in PRECISIONS:
                 problems.append(f"threshold for unknown precision {precision!r} (known: {PRECISIONS})")
-            if not 0.0 <= thr <= 1.0:
-                problems.append(f"threshold[{precision}] = {thr} is not in [0, 1]")
+            for fmt, thr in by_format.items():
+                if fmt not in FORMATS:
+                    problems.append(f"threshold for unknown format {fmt!r} (known: {FORMATS})")
+                if not 0.0 <= thr <= 1.0:
+                    problems.append(f"threshold[{precision}][{fmt}] = {thr} is not in [0, 1]")
         for a in self.artifacts:
             if a.format not in FORMATS:
                 problems.append(f"artifact {a.path}: unknown format {a.format!r} (known: {FORMATS})")
@@ -244,19 +251,21 @@ class Bundle:
         have = {a.precision for a in self.spec.artifacts if a.role == "model"}
         return [p for p in PRECISIONS if p in have]
 
-    def threshold(self, precision: str) -> float:
-        """The decision threshold chosen for ``precision``.
+    def threshold(self, precision: str, format: str) -> float:
+        """The decision threshold chosen for the ``format`` model in ``precision``.
 
         FP16 runs the FP32 graph at half precision; without its own threshold it uses FP32's.
+        A TensorRT engine is built from the ONNX file, so it takes ``format="onnx"``.
         """
         thresholds = self.spec.thresholds
-        if precision in thresholds:
-            return thresholds[precision]
-        if precision == "fp16" and "fp32" in thresholds:
-            return thresholds["fp32"]
+        if precision not in thresholds and precision == "fp16":
+            precision = "fp32"
+        if format in thresholds.get(precision, {}):
+            return thresholds[precision][format]
+        have = [f"{fmt}/{p}" for p, by_format in thresholds.items() for fmt in by_format]
         raise BundleError(
-            f"{self.folder / BUNDLE_FILE}: no threshold for {precision}; "
-            f"thresholds exist for {sorted(thresholds)}; re-export the bundle"
+            f"{self.folder / BUNDLE_FILE}: no threshold for {format}/{precision}; "
+            f"thresholds exist for {', '.join(have) or 'nothing'}; re-export the bundle"
         )
 
     def verify(self) -> None:

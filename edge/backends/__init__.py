@@ -96,6 +96,12 @@ def choose_backend(bundle: Bundle, backend: str, precision: str) -> BackendInfo:
     return info
 
 
+def decision_threshold(bundle: Bundle, backend: str, precision: str) -> float:
+    """The threshold chosen at export for the model file ``backend`` loads in ``precision``."""
+    info = choose_backend(bundle, backend, precision)
+    return bundle.threshold(info.source(bundle, precision) or precision, info.artifact_format)
+
+
 def open_runner(bundle: Bundle | str | os.PathLike, backend: str = "auto", precision: str = "fp32", **options: Any) -> Runner:
     """A runner (not yet activated: use it in ``with``) for ``bundle`` on ``backend``."""
     if not isinstance(bundle, Bundle):
@@ -107,4 +113,4 @@ def open_runner(bundle: Bundle | str | os.PathLike, backend: str = "auto", preci
 
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "BackendError", "BackendInfo", "Runner", "available_here",
-           "backend_info", "choose_backend", "open_runner"]
+           "backend_info", "choose_backend", "decision_threshold", "open_runner"]

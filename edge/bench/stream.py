@@ -125,7 +125,7 @@ def _choose_row(rows: list[Any]) -> Any | None:
 
 def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tuple[Any, ...]:
     """One pipeline run on the video; (summary, source, timed runner, first sink, last sink, jobs)."""
-    from edge.backends import open_runner
+    from edge.backends import decision_threshold, open_runner
     from edge.bench.suite import THROUGHPUT_OPTIONS
     from edge.pipeline import Pipeline
     from edge.sinks.journal import JournalSink
@@ -138,7 +138,7 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tup
         # Asynchronous like the standalone throughput it is compared with, and opened the same way.
         with open_runner(bundle, row.backend, row.precision, **THROUGHPUT_OPTIONS.get(row.backend, {})) as runner:
             timed = TimedRunner(runner)
-            pipeline = Pipeline(source, timed, bundle.threshold(row.precision), [first, journal, last],
+            pipeline = Pipeline(source, timed, decision_threshold(bundle, row.backend, row.precision), [first, journal, last],
                                 mode="every-frame", max_frames=settings.stream_frames)
             summary = pipeline.run()
             jobs = runner.jobs

@@ -278,14 +278,22 @@ def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> 
     for item in measured:
         if item.decisions is None:
             continue
+        key = (item.row.backend, item.row.precision)
         ref_key = (REFERENCE, "fp32") if item.row.precision == "fp32" else (item.row.backend, "fp32")
-        ref = by_key.get(ref_key) if ref_key != (item.row.backend, item.row.precision) else None
-        threshold = bundle.threshold(item.row.precision if item.row.backend != REFERENCE else "fp32")
+        ref = by_key.get(ref_key) if ref_key != key else None
+        threshold = _threshold(bundle, *key)
         reference = None
         if ref is not None:
-            reference = ref.decisions[0] >= bundle.threshold("fp32")
+            reference = ref.decisions[0] >= _threshold(bundle, *ref_key)
         prob, maps = item.decisions
         item.row.accuracy = scores(prob, maps, split, threshold, reference, " ".join(ref_key) if ref else None)
+
+
+def _threshold(bundle: Bundle, backend: str, precision: str) -> float:
+    """The deployed threshold of a row; the PyTorch reference runs the graph the FP32 ONNX holds."""
+    from edge.backends import decision_threshold
+
+    return bundle.threshold("fp32", "onnx") if backend == REFERENCE else decision_threshold(bundle, backend, precision)
 
 
 def _speedups(rows: list[Row]) -> None:

@@ -43,13 +43,16 @@ def data() -> None:
 @click.option("--size", type=int, default=128, show_default=True, help="image side in pixels")
 @click.option("--seed", type=int, default=0, show_default=True, help="same seed, same bytes")
 @click.option("--test-ratio", type=float, default=0.25, show_default=True, help="share of each class in test")
+@click.option("--contrast", type=float, default=1.0, show_default=True,
+              help="defect strength: 1 is the built-in difficulty, larger is easier (smoke runs)")
 @click.option("--force", is_flag=True, help="replace OUT if it exists")
-def synth(out: Path, n_normal: int, n_defective: int, size: int, seed: int, test_ratio: float, force: bool) -> None:
+def synth(out: Path, n_normal: int, n_defective: int, size: int, seed: int, test_ratio: float, contrast: float,
+          force: bool) -> None:
     """Write procedural inspection images (scratches, spots, cracks) with exact masks to OUT."""
     from gain_mtl.data.synth import synthesize
 
     with _as_click_errors():
-        synthesize(out, n_normal, n_defective, size, seed, test_ratio=test_ratio, force=force)
+        synthesize(out, n_normal, n_defective, size, seed, test_ratio=test_ratio, force=force, contrast=contrast)
     _summary(out)
 
 

@@ -47,7 +47,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
-    from edge.backends import BackendError, choose_backend
+    from edge.backends import BackendError, choose_backend, decision_threshold
     from edge.bundle import BundleError, load_bundle
     from edge.pipeline import Pipeline
     from edge.sinks import SinkError, open_sink
@@ -59,7 +59,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
     try:
         bundle = load_bundle(model)
         info = choose_backend(bundle, backend, precision)
-        threshold = bundle.threshold(precision)
+        threshold = decision_threshold(bundle, info.name, precision)
         frames = open_source(camera, source, width=width, height=height, fps=fps, fourcc=fourcc)
         for spec in sinks or ("stdout",):
             opened.append(open_sink(spec))

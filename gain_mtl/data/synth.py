@@ -125,8 +125,12 @@ DEFECTS: dict[str, Callable[[np.random.Generator, int, np.ndarray], float]] = {
 }
 
 
-def make_image(seed: int, index: int, size: int, defective: bool) -> SynthImage:
-    """One image (and its mask when defective), a pure function of its arguments."""
+def make_image(seed: int, index: int, size: int, defective: bool, contrast: float = 1.0) -> SynthImage:
+    """One image (and its mask when defective), a pure function of its arguments.
+
+    ``contrast`` scales how far a defect departs from the surface: 1 is the built-in difficulty;
+    larger values make defects plain enough for a tiny network trained from scratch in seconds.
+    """
     rng = np.random.default_rng([seed, index])
     surface = _surface(rng, size)
     mask = None
@@ -137,7 +141,7 @@ def make_image(seed: int, index: int, size: int, defective: bool) -> SynthImage:
             delta = DEFECTS[str(rng.choice(list(DEFECTS)))](rng, size, shape)
             # Uneven depth inside the defect, but never outside it: the mask stays exact.
             depth = np.clip(0.75 + 0.25 * _smooth_noise(rng, size, 6), 0.4, 1.0)
-            surface += np.where(shape > 0, delta * depth, 0.0).astype(np.float32)
+            surface += np.where(shape > 0, contrast * delta * depth, 0.0).astype(np.float32)
             mask |= shape
         mask *= 255
     tint = rng.uniform(0.96, 1.04, 3).astype(np.float32)
@@ -153,6 +157,7 @@ def synthesize(
     seed: int,
     test_ratio: float = 0.25,
     force: bool = False,
+    contrast: float = 1.0,
 ) -> Path:
     """Write a dataset in the design's layout to ``out`` (atomically) and return its path.
 
@@ -169,6 +174,8 @@ def synthesize(
             f"synth needs at least {least} normal and {least} defective images with test ratio "
             f"{test_ratio} (got {n_normal} normal, {n_defective} defective); raise --n-normal/--n-defective"
         )
+    if contrast <= 0:
+        raise DataError(f"synth contrast must be positive, got {contrast}; 1 is the built-in difficulty")
     if size < MIN_SIZE:
         raise DataError(f"synth size {size} is too small to draw defects on; use {MIN_SIZE} or more")
     order = list(range(n_normal + n_defective))
@@ -185,7 +192,7 @@ def synthesize(
         (tmp / "masks" / "defective").mkdir(parents=True)
         for label, indices in by_class.items():
             for index in indices:
-                item = make_image(seed, index, size, defective=bool(label))
+                item = make_image(seed, index, size, defective=bool(label), contrast=contrast)
                 split, name = split_of[index], CLASS_NAMES[label]
                 (tmp / "images" / split / name).mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(tmp / "images" / split / name / f"{item.name}.png"), item.image)
@@ -193,7 +200,7 @@ def synthesize(
                     cv2.imwrite(str(tmp / "masks" / "defective" / f"{item.name}.png"), item.mask)
                 counts[split][name] += 1
         counts = {split: c for split, c in counts.items() if any(c.values())}
-        info = {"format": SYNTH_FORMAT, "seed": seed, "size": size, "test_ratio": test_ratio,
+        info = {"format": SYNTH_FORMAT, "seed": seed, "size": size, "test_ratio": test_ratio, "contrast": contrast,
                 "n_normal": n_normal, "n_defective": n_defective, "counts": counts}
         (tmp / "synth.json").write_text(json.dumps(info, indent=2) + "\n")
     return Path(out)

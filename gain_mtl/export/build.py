@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ class BundleBuilder:
         self.labels = {k: np.array([s.label for s in v], dtype=np.int64) for k, v in self.samples.items()}
         # (format, precision) -> {"val": outputs, "test": outputs}
         self.outputs: dict[tuple[str, str], dict[str, dict[str, np.ndarray]]] = {}
+        # precision -> format -> threshold, each chosen on that model's own validation scores
+        self.thresholds: dict[str, dict[str, float]] = {}
         self.files: dict[tuple[str, str], str] = {}
         self.report: dict[str, Any] = {}
 
@@ -68,7 +71,7 @@ class BundleBuilder:
         loc_size = self.torch_out["test"]["localization_map"].shape[-1]
         self.test_masks = load_masks(self.samples["test"], loc_size)
         self._fp32()
-        self.thresholds = {"fp32": self._threshold(self.reference("fp32"))}
+        self._choose_thresholds("fp32")
         if self.opt["int8"]:
             self._int8()
         spec = self._spec()
@@ -111,19 +114,13 @@ class BundleBuilder:
             self._int8_openvino(calib)
         if {"onnx", "tensorrt"} & set(self.opt["targets"]):
             self._int8_onnx(calib)
-        routes = [key for key in self.outputs if key[1] == "int8"]
-        # One INT8 threshold serves every INT8 artifact: the lowest keeps the target recall for all.
-        per_route = {fmt: self._threshold(self.outputs[(fmt, "int8")]) for fmt, _ in routes}
-        self.thresholds["int8"] = min(per_route.values())
-        self.report["int8_thresholds"] = per_route
-        self.gates = {}
-        for fmt, _ in routes:
-            self.gates[fmt] = self._gate(fmt)
+        self._choose_thresholds("int8")
+        self.gates = {fmt: self._gate(fmt) for fmt in self.thresholds["int8"]}
         for report in self.gates.values():
             report.raise_if_failed()
 
     def _int8_openvino(self, calib) -> None:
-        from calibration.openvino import GuardSample, quantize_ir, quantize_ir_with_accuracy_control
+        from calibration.openvino import quantize_ir, quantize_ir_with_accuracy_control
         from edge.backends.openvino import OpenVINORunner
         from gain_mtl.export.openvino import convert_to_ir, save_ir
 
@@ -132,21 +129,28 @@ class BundleBuilder:
         if self.opt["accuracy_guard"] is None:
             quantized = quantize_ir(model, calib, keep_heads_float=keep)
         else:
-            frames, labels = self.frames["val"], self.labels["val"]
-            decisions = self.outputs[("openvino", "fp32")]["val"]["defect_prob"] >= self.thresholds["fp32"]
-            samples = [GuardSample(frames[i : i + 8], labels[i : i + 8], decisions[i : i + 8]) for i in range(0, len(frames), 8)]
             quantized = quantize_ir_with_accuracy_control(
-                model, calib, samples, self.thresholds["fp32"], self.guard, keep_heads_float=keep
+                model, calib, self._guard_samples("openvino"), self.thresholds["fp32"]["openvino"], self.guard,
+                keep_heads_float=keep,
             )
         save_ir(quantized, self.folder / IR_INT8, None)
         self._evaluate(("openvino", "int8"), IR_INT8, OpenVINORunner)
 
     def _int8_onnx(self, calib) -> None:
+        from calibration.onnx_accuracy import quantize_qdq_with_accuracy_control
         from calibration.onnx_qdq import quantize_qdq
         from edge.backends.onnxruntime import ONNXRuntimeRunner
 
-        quantize_qdq(self.folder / ONNX_FP32, self.folder / ONNX_INT8, calib, method=self.opt["calib_method"],
-                     keep_heads_float=self.opt["keep_heads_float"])
+        source, target = self.folder / ONNX_FP32, self.folder / ONNX_INT8
+        method, keep = self.opt["calib_method"], self.opt["keep_heads_float"]
+        if self.opt["accuracy_guard"] is None:
+            quantize_qdq(source, target, calib, method=method, keep_heads_float=keep)
+        else:
+            control = quantize_qdq_with_accuracy_control(
+                source, target, calib, self._guard_samples("onnx"), self.thresholds["fp32"]["onnx"], self.guard,
+                method=method, keep_heads_float=keep,
+            )
+            self.report["onnx_accuracy_control"] = asdict(control)
         self._evaluate(("onnx", "int8"), ONNX_INT8, ONNXRuntimeRunner)
 
     def _engines(self) -> None:
@@ -167,16 +171,29 @@ class BundleBuilder:
         path = self.folder / relpath
         self.outputs[key] = {k: run_artifact(runner_cls, path, self.input_spec, f) for k, f in self.frames.items()}
 
-    def reference(self, precision: str) -> dict[str, dict[str, np.ndarray]]:
-        """The outputs that stand for ``precision``: ONNX Runtime's, else OpenVINO's."""
-        key = ("onnx", precision) if ("onnx", precision) in self.outputs else ("openvino", precision)
-        return self.outputs[key]
+    def reference(self, precision: str) -> str:
+        """The format whose outputs stand for FP32 in the bundle's metrics: ONNX Runtime's, else OpenVINO's."""
+        return "onnx" if ("onnx", precision) in self.outputs else "openvino"
 
-    def _threshold(self, outputs: dict[str, dict[str, np.ndarray]]) -> float:
+    def _guard_samples(self, fmt: str) -> list:
+        """Validation batches with the ``fmt`` FP32 model's decisions, for an accuracy-controlled route."""
+        from calibration.guard import guard_samples
+
+        decisions = self.outputs[(fmt, "fp32")]["val"]["defect_prob"] >= self.thresholds["fp32"][fmt]
+        return guard_samples(self.frames["val"], self.labels["val"], decisions)
+
+    def _choose_thresholds(self, precision: str) -> None:
+        """Each ``precision`` model's threshold for the target recall, on its own validation scores.
+
+        Quantization moves each route's scores differently, so one shared INT8 threshold would
+        serve one route and shift the other's decisions.
+        """
         from gain_mtl.evaluate.threshold import choose_threshold
 
-        threshold, _ = choose_threshold(outputs["val"]["defect_prob"], self.labels["val"], self.opt["target_recall"])
-        return float(threshold)
+        for (fmt, prec), outputs in self.outputs.items():
+            if prec == precision:
+                threshold, _ = choose_threshold(outputs["val"]["defect_prob"], self.labels["val"], self.opt["target_recall"])
+                self.thresholds.setdefault(precision, {})[fmt] = float(threshold)
 
     def _metrics(self, outputs, threshold: float) -> dict[str, dict[str, Any]]:
         return {
@@ -188,24 +205,23 @@ class BundleBuilder:
         from calibration.gate import compare
 
         fp32, int8 = self.outputs[(fmt, "fp32")], self.outputs[(fmt, "int8")]
-        metrics = {"fp32": self._metrics(fp32, self.thresholds["fp32"])["test"],
-                   "int8": self._metrics(int8, self.thresholds["int8"])["test"]}
-        return compare(fp32["test"], int8["test"], (self.thresholds["fp32"], self.thresholds["int8"]),
-                       metrics, self.guard, precision="int8", artifact=fmt)
+        thresholds = (self.thresholds["fp32"][fmt], self.thresholds["int8"][fmt])
+        metrics = {"fp32": self._metrics(fp32, thresholds[0])["test"], "int8": self._metrics(int8, thresholds[1])["test"]}
+        return compare(fp32["test"], int8["test"], thresholds, metrics, self.guard, precision="int8", artifact=fmt)
 
     def _spec(self):
         from edge.bundle import BundleSpec, library_versions
 
-        metrics = {"fp32": self._metrics(self.reference("fp32"), self.thresholds["fp32"])}
+        ref = self.reference("fp32")
+        metrics = {"fp32": {**self._metrics(self.outputs[(ref, "fp32")], self.thresholds["fp32"][ref]), "artifact": ref}}
         calibration: dict[str, Any] = {}
         if self.opt["int8"]:
             # The INT8 route with the lowest test recall stands for the precision (the cautious view).
             worst = min(self.gates, key=lambda fmt: self.gates[fmt].int8["recall"])
-            metrics["int8"] = {**self._metrics(self.outputs[(worst, "int8")], self.thresholds["int8"]), "artifact": worst}
+            metrics["int8"] = {**self._metrics(self.outputs[(worst, "int8")], self.thresholds["int8"][worst]), "artifact": worst}
             calibration = {
                 **{k: v for k, v in self.calib_manifest.items() if k != "images"},
                 "manifest": CALIB_MANIFEST,
-                "thresholds_by_format": self.report["int8_thresholds"],
                 "gates": {fmt: g.to_dict() for fmt, g in self.gates.items()},
                 "accuracy_guard": self.guard,
                 "accuracy_control": self.opt["accuracy_guard"] is not None,

@@ -25,8 +25,8 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
         "",
         "## Metrics per precision",
         "",
-        *table(["precision", "split", *METRIC_COLUMNS],
-                [[p, split, *(m.get(c) for c in METRIC_COLUMNS)]
+        *table(["precision (model)", "split", *METRIC_COLUMNS],
+                [[f"{p} ({splits.get('artifact', '?')})", split, *(m.get(c) for c in METRIC_COLUMNS)]
                  for p, splits in spec.metrics.items() for split, m in splits.items() if isinstance(m, dict)]),
         "",
         "## Pruned graph",
@@ -47,10 +47,18 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
                   f"Calibrated on {calib_manifest['size']} validation images ({calib_manifest['defective']} defective, "
                   f"{calib_manifest['normal']} normal; seed {calib_manifest['seed']}; method {calib_manifest['method']}; "
                   f"heads kept in float: {calib_manifest['keep_heads_float']}). List: `{spec.calibration['manifest']}`. "
-                  f"INT8 threshold re-chosen on validation per format {details['int8_thresholds']}; the bundle uses the "
-                  f"lowest, {spec.thresholds['int8']:.4f}.", ""]
-        lines += table(["format", "agreement", "recall fp32", "recall int8", "f1 fp32", "f1 int8", "max score diff", "passed"],
-                        [[name, g["agreement"], g["fp32"]["recall"], g["int8"]["recall"], g["fp32"]["f1"], g["int8"]["f1"],
-                          g["max_score_diff"], g["passed"]] for name, g in gates.items()])
+                  "Each model's threshold is chosen on its own validation scores for the target recall; "
+                  "agreement compares the decisions each precision makes at its own threshold.", ""]
+        lines += table(["format", "threshold fp32", "threshold int8", "agreement", "recall fp32", "recall int8", "f1 fp32",
+                        "f1 int8", "max score diff", "passed"],
+                       [[name, spec.thresholds["fp32"][name], spec.thresholds["int8"][name], g["agreement"],
+                         g["fp32"]["recall"], g["int8"]["recall"], g["fp32"]["f1"], g["int8"]["f1"], g["max_score_diff"],
+                         g["passed"]] for name, g in gates.items()])
         lines += ["", f"Guard: INT8 may lose at most {spec.calibration['accuracy_guard']} of recall or decision agreement."]
+        control = details.get("onnx_accuracy_control")
+        if control is not None:
+            kept = ", ".join(f"`{g}`" for g in control["kept_float"]) or "none"
+            lines += ["", f"ONNX Q/DQ accuracy control (validation guard metric): FP32 {control['initial_metric']:.4f}, "
+                          f"all-INT8 {control['quantized_metric']:.4f}, final {control['final_metric']:.4f} after "
+                          f"{control['trials']} trial quantizations; layer groups kept in float: {kept}."]
     return "\n".join(lines) + "\n"

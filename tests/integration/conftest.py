@@ -10,24 +10,25 @@ from pathlib import Path
 
 import pytest
 
-EXPORT_EPOCHS = 3
-GUARD = 0.5
+EXPORT_EPOCHS = 10
+GUARD = 0.05
+# Defects drawn this much stronger than the built-in difficulty, so that timm's tiny test network,
+# trained from scratch for a few seconds, separates the classes (at contrast 1 it does not within
+# a test budget, and INT8 agreement means little on scores that do not rank the parts).
+CONTRAST = 4.0
 
 
 @pytest.fixture(scope="session")
 def export_data(tmp_path_factory) -> Path:
     from gain_mtl.data.synth import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("export-data") / "data", n_normal=32, n_defective=32, size=64, seed=11)
+    return synthesize(tmp_path_factory.mktemp("export-data") / "data", n_normal=120, n_defective=120, size=64, seed=11,
+                      contrast=CONTRAST)
 
 
 @pytest.fixture(scope="session")
 def export_run(export_data, tmp_path_factory) -> Path:
-    """A tiny S5 run (timm test_efficientnet at 64x64), trained for a few epochs.
-
-    The checkpoint is picked by validation AUROC: a model this brief is often still near a constant
-    score, and AUROC picks the epoch that separates the classes best.
-    """
+    """A tiny S5 run (timm test_efficientnet at 64x64), trained for a few epochs (seconds)."""
     from gain_mtl.config import load_config
     from gain_mtl.train.trainer import train
 
@@ -39,10 +40,8 @@ def export_run(export_data, tmp_path_factory) -> Path:
 def int8_bundle(export_run, export_data, tmp_path_factory) -> Path:
     """The INT8 bundle, written through the CLI as a user would (both INT8 routes).
 
-    ``--accuracy-guard`` takes NNCF's accuracy-control route. Its drop is wide on purpose: a model
-    trained for three epochs scores every image within a hair of one value, so a 1e-4 rounding
-    flips decisions and a strict gate would refuse it (rightly). The strict gate is tested with a
-    forced failure; INT8 agreement is asserted where the FP32 model separates the classes.
+    ``--accuracy-guard`` takes NNCF's accuracy-control route, at the default drop of 0.05: the
+    export itself refuses INT8 that loses more than that of recall or decision agreement.
     """
     from click.testing import CliRunner
 

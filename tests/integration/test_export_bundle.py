@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from edge.bundle import BundleError, load_bundle, spec_from_onnx, spec_from_openvino
+from tests.integration.conftest import GUARD
 
 pytestmark = pytest.mark.slow
 
-# Below this the FP32 scores barely rank the classes and decisions sit on the threshold.
-MIN_AUROC = 0.75
+# The fixture model must rank the parts at least this well for agreement to mean something.
+MIN_AUROC = 0.9
 
 
 def test_bundle_validates_and_hashes_match(int8_bundle):
@@ -24,9 +25,10 @@ def test_bundle_validates_and_hashes_match(int8_bundle):
         assert (int8_bundle / name).is_file(), name
     spec = bundle.spec
     assert spec.input.dtype == "uint8" and spec.input.channel_order == "BGR" and spec.input.normalisation_folded
-    assert set(spec.thresholds) == {"fp32", "int8"} and spec.strategy == "S5"
+    assert spec.thresholds.keys() == {"fp32", "int8"} and spec.strategy == "S5"
+    assert all(by_format.keys() == {"onnx", "openvino"} for by_format in spec.thresholds.values())
     assert set(spec.metrics) == {"fp32", "int8"} and "recall" in spec.metrics["int8"]["test"]
-    assert spec.calibration["accuracy_control"] and spec.calibration["accuracy_guard"] == 0.5
+    assert spec.calibration["accuracy_control"] and spec.calibration["accuracy_guard"] == GUARD
     assert spec.versions["onnxruntime"] and spec.data_manifest_digest and spec.config_digest
     report = (int8_bundle / "report.md").read_text()
     assert "## INT8" in report and "inference graph" in report
@@ -70,7 +72,7 @@ def test_calibration_set_is_held_out_and_stratified(int8_bundle, export_run, exp
 def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export_data, fmt):
     """Re-measured here with the edge runners, independently of the export's own gate."""
     from calibration.dataset import load_frame
-    from edge.backends import open_runner
+    from edge.backends import decision_threshold, open_runner
     from gain_mtl.data.split import read_manifest
 
     bundle = load_bundle(int8_bundle)
@@ -81,12 +83,10 @@ def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export
     for precision in ("fp32", "int8"):
         with open_runner(bundle, backend=backend, precision=precision) as runner:
             prob = runner.infer({"image": frames})["defect_prob"]
-        decisions[precision] = prob >= bundle.threshold(precision)
+        decisions[precision] = prob >= decision_threshold(bundle, backend, precision)
     agreement = float(np.mean(decisions["fp32"] == decisions["int8"]))
     gate = bundle.spec.calibration["gates"][fmt]
     assert gate["passed"] and abs(gate["agreement"] - agreement) < 1e-9  # the export measured the same
-    auroc = bundle.spec.metrics["fp32"]["test"]["auroc"]
-    if auroc is None or auroc < MIN_AUROC:
-        pytest.skip(f"the briefly trained model does not separate the classes (FP32 test AUROC {auroc}); "
-                    f"INT8 agreement {agreement:.3f} is not meaningful on near-constant scores")
+    # Agreement is only worth asserting on a model whose scores rank the parts.
+    assert bundle.spec.metrics["fp32"]["test"]["auroc"] >= MIN_AUROC
     assert agreement >= 0.95

@@ -7,7 +7,8 @@ ov = pytest.importorskip("openvino", reason="openvino is not installed (extra: g
 pytest.importorskip("nncf", reason="nncf is not installed (extra: gain-mtl[openvino])")
 
 from calibration.heads import openvino_head_nodes  # noqa: E402
-from calibration.openvino import GuardSample, guard_metric, quantize_ir  # noqa: E402
+from calibration.guard import GuardSample, guard_metric  # noqa: E402
+from calibration.openvino import quantize_ir  # noqa: E402
 
 
 def _quantized_inputs(model) -> set[str]:

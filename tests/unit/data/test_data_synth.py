@@ -71,6 +71,16 @@ def test_defects_are_subtle_but_present():
     assert 5 < float(np.median(contrasts)) < 40
 
 
+def test_contrast_scales_only_the_defect():
+    base, strong = make_image(3, 1, 64, True), make_image(3, 1, 64, True, contrast=3.0)
+    assert np.array_equal(base.mask, strong.mask)
+    inside = base.mask > 0
+    assert np.array_equal(base.image[~inside], strong.image[~inside])  # the surface is untouched
+    surface = make_image(3, 1, 64, True, contrast=1e-9).image.astype(float)  # the defect scaled away
+    change = lambda img: np.abs(img.astype(float) - surface)[inside].mean()  # noqa: E731
+    assert change(strong.image) > 2.5 * change(base.image)
+
+
 def test_existing_output_is_refused_unless_forced(tmp_path):
     root = synthesize(tmp_path / "d", 3, 3, 32, seed=0)
     before = _hashes(root)
@@ -84,11 +94,11 @@ def test_existing_output_is_refused_unless_forced(tmp_path):
 def test_a_failure_midway_leaves_nothing(tmp_path, monkeypatch):
     calls = []
 
-    def failing(seed, index, size, defective):
+    def failing(seed, index, size, defective, contrast=1.0):
         calls.append(index)
         if len(calls) == 4:
             raise RuntimeError("disk full")
-        return make_image(seed, index, size, defective)
+        return make_image(seed, index, size, defective, contrast)
 
     monkeypatch.setattr(synth, "make_image", failing)
     with pytest.raises(RuntimeError):
@@ -99,6 +109,7 @@ def test_a_failure_midway_leaves_nothing(tmp_path, monkeypatch):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(n_normal=1, n_defective=5, size=64), "at least 2 normal and 2 defective"),
     (dict(n_normal=5, n_defective=5, size=16), "too small"),
+    (dict(n_normal=5, n_defective=5, size=64, contrast=0.0), "contrast must be positive"),
 ])
 def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     with pytest.raises(DataError, match=message):

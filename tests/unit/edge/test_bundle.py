@@ -17,17 +17,17 @@ def test_loads_and_verifies(tiny_bundle_dir: Path) -> None:
     bundle = load_bundle(tiny_bundle_dir)
     assert bundle.precisions() == ["fp32"]
     assert bundle.artifact("openvino", "fp32") == tiny_bundle_dir / "openvino" / "model.xml"
-    assert bundle.threshold("fp32") == 0.5
-    assert bundle.threshold("fp16") == 0.5  # FP16 falls back to FP32's threshold
+    assert bundle.threshold("fp32", "openvino") == 0.5
+    assert bundle.threshold("fp16", "onnx") == 0.5  # FP16 falls back to FP32's threshold
     assert sorted(bundle.available()) == ["onnx/fp32", "openvino/fp32"]
-    with pytest.raises(BundleError, match="no threshold for int8"):
-        bundle.threshold("int8")
+    with pytest.raises(BundleError, match="no threshold for openvino/int8; thresholds exist for onnx/fp32, openvino/fp32"):
+        bundle.threshold("int8", "openvino")
     with pytest.raises(BundleError, match="available: onnx/fp32, openvino/fp32"):
         bundle.artifact("openvino", "int8")
 
 
 def test_json_round_trip() -> None:
-    spec = BundleSpec(input=InputSpec(64, 48), thresholds={"fp32": 0.4, "int8": 0.42},
+    spec = BundleSpec(input=InputSpec(64, 48), thresholds={"fp32": {"onnx": 0.4}, "int8": {"onnx": 0.42, "openvino": 0.41}},
                       metrics={"int8": {"val": {"recall": 0.97}, "test": {"recall": 0.95}}})
     assert BundleSpec.from_json(spec.to_json()) == spec
 
@@ -62,8 +62,11 @@ def test_missing_folder_and_missing_description(tmp_path: Path) -> None:
 
 
 def test_invalid_values_are_refused(tmp_path: Path) -> None:
-    spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": 1.5})
-    with pytest.raises(BundleError, match=r"threshold\[fp32\] = 1.5"):
+    spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": {"onnx": 1.5}})
+    with pytest.raises(BundleError, match=r"threshold\[fp32\]\[onnx\] = 1.5"):
+        write_bundle_json(tmp_path, spec)
+    spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": {"tflite": 0.5}})
+    with pytest.raises(BundleError, match="unknown format 'tflite'"):
         write_bundle_json(tmp_path, spec)
     assert not (tmp_path / BUNDLE_FILE).exists()
 
@@ -79,4 +82,4 @@ def test_metadata_readable_from_the_onnx_file_alone(tiny_bundle_dir: Path, tmp_p
 
 
 def test_metadata_readable_from_openvino_ir(tiny_bundle_dir: Path) -> None:
-    assert spec_from_openvino(tiny_bundle_dir / "openvino" / "model.xml").thresholds == {"fp32": 0.5}
+    assert spec_from_openvino(tiny_bundle_dir / "openvino" / "model.xml").thresholds == {"fp32": {"onnx": 0.5, "openvino": 0.5}}

@@ -1,0 +1,38 @@
+"""What the accuracy guard measures while quantizing, shared by the OpenVINO and ONNX routes.
+
+Both accuracy-controlled routes judge a candidate INT8 model by the same number on the validation
+split, so a guard of 0.05 means the same thing whichever runtime the line uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GuardSample:
+    """One validation batch: frames, true labels and the FP32 model's decisions on them."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    fp32_decisions: np.ndarray
+
+
+def guard_samples(frames: np.ndarray, labels: np.ndarray, fp32_decisions: np.ndarray, batch: int = 8) -> list[GuardSample]:
+    """The validation split cut into GuardSample batches."""
+    return [GuardSample(frames[i : i + batch], labels[i : i + batch], fp32_decisions[i : i + batch])
+            for i in range(0, len(frames), batch)]
+
+
+def guard_metric(prob: np.ndarray, samples: Sequence[GuardSample], threshold: float) -> float:
+    """The worse of recall and decision agreement with FP32: what the guard must not lose."""
+    labels = np.concatenate([s.labels for s in samples])
+    reference = np.concatenate([s.fp32_decisions for s in samples])
+    decisions = prob >= threshold
+    positives = labels == 1
+    recall = float(decisions[positives].mean()) if positives.any() else 1.0
+    agreement = float((decisions == reference).mean())
+    return min(recall, agreement)
