@@ -6,10 +6,14 @@ split, so a guard of 0.05 means the same thing whichever runtime the line uses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+
+# Picks a model's threshold from its validation scores and labels: the export's target-recall rule.
+ThresholdRule = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,16 @@ def guard_samples(frames: np.ndarray, labels: np.ndarray, fp32_decisions: np.nda
             for i in range(0, len(frames), batch)]
 
 
-def guard_metric(prob: np.ndarray, samples: Sequence[GuardSample], threshold: float) -> float:
-    """The worse of recall and decision agreement with FP32: what the guard must not lose."""
+def guard_metric(prob: np.ndarray, samples: Sequence[GuardSample], rule: ThresholdRule) -> float:
+    """The worse of recall and decision agreement with FP32: what the guard must not lose.
+
+    A quantized model goes to the line with a threshold re-chosen on its own validation scores, so
+    it is judged at that threshold (``rule``), not at FP32's: a uniform shift of every score is
+    no loss, a reordering of the parts is.
+    """
     labels = np.concatenate([s.labels for s in samples])
     reference = np.concatenate([s.fp32_decisions for s in samples])
-    decisions = prob >= threshold
+    decisions = prob >= rule(prob, labels)
     positives = labels == 1
     recall = float(decisions[positives].mean()) if positives.any() else 1.0
     agreement = float((decisions == reference).mean())

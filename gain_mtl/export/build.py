@@ -130,8 +130,7 @@ class BundleBuilder:
             quantized = quantize_ir(model, calib, keep_heads_float=keep)
         else:
             quantized = quantize_ir_with_accuracy_control(
-                model, calib, self._guard_samples("openvino"), self.thresholds["fp32"]["openvino"], self.guard,
-                keep_heads_float=keep,
+                model, calib, self._guard_samples("openvino"), self._threshold_rule, self.guard, keep_heads_float=keep,
             )
         save_ir(quantized, self.folder / IR_INT8, None)
         self._evaluate(("openvino", "int8"), IR_INT8, OpenVINORunner)
@@ -147,7 +146,7 @@ class BundleBuilder:
             quantize_qdq(source, target, calib, method=method, keep_heads_float=keep)
         else:
             control = quantize_qdq_with_accuracy_control(
-                source, target, calib, self._guard_samples("onnx"), self.thresholds["fp32"]["onnx"], self.guard,
+                source, target, calib, self._guard_samples("onnx"), self._threshold_rule, self.guard,
                 method=method, keep_heads_float=keep,
             )
             self.report["onnx_accuracy_control"] = asdict(control)
@@ -182,18 +181,21 @@ class BundleBuilder:
         decisions = self.outputs[(fmt, "fp32")]["val"]["defect_prob"] >= self.thresholds["fp32"][fmt]
         return guard_samples(self.frames["val"], self.labels["val"], decisions)
 
+    def _threshold_rule(self, prob: np.ndarray, labels: np.ndarray) -> float:
+        """The threshold for the target recall on validation scores ``prob``."""
+        from gain_mtl.evaluate.threshold import choose_threshold
+
+        return float(choose_threshold(prob, labels, self.opt["target_recall"])[0])
+
     def _choose_thresholds(self, precision: str) -> None:
         """Each ``precision`` model's threshold for the target recall, on its own validation scores.
 
         Quantization moves each route's scores differently, so one shared INT8 threshold would
         serve one route and shift the other's decisions.
         """
-        from gain_mtl.evaluate.threshold import choose_threshold
-
         for (fmt, prec), outputs in self.outputs.items():
             if prec == precision:
-                threshold, _ = choose_threshold(outputs["val"]["defect_prob"], self.labels["val"], self.opt["target_recall"])
-                self.thresholds.setdefault(precision, {})[fmt] = float(threshold)
+                self.thresholds.setdefault(precision, {})[fmt] = self._threshold_rule(outputs["val"]["defect_prob"], self.labels["val"])
 
     def _metrics(self, outputs, threshold: float) -> dict[str, dict[str, Any]]:
         return {

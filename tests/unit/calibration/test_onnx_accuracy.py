@@ -7,8 +7,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from calibration.errors import CalibrationError
 from calibration.guard import guard_samples
-from calibration.onnx_accuracy import layer_groups, quantize_qdq_with_accuracy_control
+from calibration.onnx_accuracy import layer_groups, quantize_qdq_with_accuracy_control, quantized_layers
 
 
 def _prob(path, images: np.ndarray) -> np.ndarray:
@@ -42,7 +43,7 @@ def validation(small_onnx, uint8_batches):
 def test_within_the_guard_nothing_returns_to_float(small_onnx, uint8_batches, validation, tmp_path):
     samples, threshold = validation
     out = tmp_path / "int8.onnx"
-    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, threshold, max_drop=1.0)
+    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, lambda p, l: threshold, max_drop=1.0)
     assert result.kept_float == [] and result.trials == 1
     assert _has_qdq(out)
 
@@ -50,7 +51,7 @@ def test_within_the_guard_nothing_returns_to_float(small_onnx, uint8_batches, va
 def test_groups_return_to_float_until_the_guard_holds(small_onnx, uint8_batches, validation, tmp_path):
     samples, threshold = validation
     out = tmp_path / "int8.onnx"
-    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, threshold, max_drop=0.0)
+    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, lambda p, l: threshold, max_drop=0.0)
     assert result.quantized_metric < result.initial_metric  # plain INT8 flipped decisions at the median
     assert result.kept_float and result.final_metric == result.initial_metric
     assert result.trials > len(result.kept_float)  # ranking trials, then the reverting ones
@@ -61,3 +62,16 @@ def test_groups_return_to_float_until_the_guard_holds(small_onnx, uint8_batches,
     kept_nodes = {n for g in result.kept_float for n in layer_groups(onnx.load(str(small_onnx)))[g]}
     quantized = {n.name for n in onnx.load(str(out)).graph.node}
     assert kept_nodes <= quantized  # the float groups' nodes are still there, unquantized
+    assert quantized_layers(onnx.load(str(out))) > 0  # and some layers still run in INT8
+
+
+def test_a_guard_only_float_can_meet_is_refused(small_onnx, uint8_batches, validation, tmp_path, monkeypatch):
+    """Only exact FP32 scores pass this guard: the search must not ship an all-float "INT8" model."""
+    import calibration.onnx_accuracy as accuracy
+
+    samples, threshold = validation
+    fp32 = _prob(small_onnx, np.concatenate([s.images for s in samples]))
+    monkeypatch.setattr(accuracy, "guard_metric", lambda prob, samples, rule: float(np.array_equal(prob, fp32)))
+    with pytest.raises(CalibrationError, match="unless every layer is in float"):
+        quantize_qdq_with_accuracy_control(small_onnx, tmp_path / "int8.onnx", uint8_batches, samples,
+                                           lambda p, l: threshold, max_drop=0.0)

@@ -38,8 +38,12 @@ def test_ignored_scope_keeps_heads_float_default_does_not(small_onnx, uint8_batc
 def test_guard_metric_is_the_worse_of_recall_and_agreement():
     samples = [GuardSample(np.zeros((4, 1)), np.array([1, 1, 0, 0]), np.array([True, True, False, True]))]
     # decisions at 0.5: [1, 0, 0, 1] -> recall 0.5, agreement 0.75
-    assert guard_metric(np.array([0.9, 0.1, 0.2, 0.8]), samples, 0.5) == 0.5
-    assert guard_metric(np.array([0.9, 0.9, 0.2, 0.8]), samples, 0.5) == 1.0
+    at_half = lambda prob, labels: 0.5  # noqa: E731
+    assert guard_metric(np.array([0.9, 0.1, 0.2, 0.8]), samples, at_half) == 0.5
+    assert guard_metric(np.array([0.9, 0.9, 0.2, 0.8]), samples, at_half) == 1.0
+    # Judged at the threshold its own rule picks: every score shifted down by 0.3 loses nothing.
+    lowest_defect = lambda prob, labels: float(prob[labels == 1].min())  # noqa: E731
+    assert guard_metric(np.array([0.6, 0.6, -0.1, 0.6]), samples, lowest_defect) == 1.0
 
 
 def test_accuracy_control_route_returns_a_quantized_model(small_onnx, uint8_batches):
@@ -52,6 +56,13 @@ def test_accuracy_control_route_returns_a_quantized_model(small_onnx, uint8_batc
     for i, batch in enumerate(uint8_batches):
         prob = compiled(batch)[0]
         samples.append(GuardSample(batch, np.array([i % 2, 1, 0, 1]), prob >= threshold))
-    quantized = quantize_ir_with_accuracy_control(model, uint8_batches, samples, threshold, max_drop=0.5)
+    quantized = quantize_ir_with_accuracy_control(model, uint8_batches, samples, lambda p, l: threshold, max_drop=0.5)
     assert any(op.get_type_name() == "FakeQuantize" for op in quantized.get_ops())
     assert quantized.outputs[0].get_any_name() == "defect_prob"
+
+
+def test_quantized_layers_counts_int8_weighted_layers(small_onnx, uint8_batches):
+    from calibration.openvino import quantized_layers
+
+    assert quantized_layers(ov.convert_model(str(small_onnx))) == 0  # FP32: what a fully reverted model looks like
+    assert quantized_layers(quantize_ir(ov.convert_model(str(small_onnx)), uint8_batches)) >= 2  # the body convs
