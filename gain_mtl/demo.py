@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> None:
              "--strategy", "S5", "--epochs", str(args.epochs))
     _gainctl("eval", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--data", str(data),
              "--split", "test", "--out", str(out / "eval"))
-    # INT8 of this small model moves one to two decisions in ten on the synthetic test parts, so the
-    # demo allows that drop (NNCF's accuracy-control route keeps the most sensitive layers in float);
-    # the export's default guard (0.05) refuses it, as it should on a production line.
+    # INT8 of this small model at 96 px is fragile: within the default guard (0.05) OpenVINO needs one
+    # layer in float, but the ONNX Q/DQ route needs nearly all of them, which the export refuses
+    # (rightly). The demo allows a drop of 0.25 so that both routes ship; a production line would
+    # keep the default, export with more validation images, or leave ONNX in FP32.
     _gainctl("export", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--data", str(data),
              "--out", str(bundle), "--int8", "--accuracy-guard", "0.25")
 
