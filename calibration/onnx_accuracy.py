@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from calibration.errors import CalibrationError, import_optional
+from calibration.gate import PROB_OUTPUT
 from calibration.guard import GuardSample, ThresholdRule, guard_metric
 from calibration.heads import WEIGHTED_OPS, onnx_head_nodes
 from calibration.onnx_qdq import quantize_qdq
 
 log = logging.getLogger(__name__)
-PROB_OUTPUT = "defect_prob"
 # A layer group is the module above a node, at most this many levels deep:
 # one backbone block (``backbone/blocks.3/blocks.3.0``), one FPN lateral, the attention's CBAM, ...
 GROUP_DEPTH = 3

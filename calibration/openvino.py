@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from calibration.errors import CalibrationError, import_optional
+from calibration.gate import PROB_OUTPUT
 from calibration.guard import GuardSample, ThresholdRule, guard_metric
 from calibration.heads import WEIGHTED_OPS, openvino_head_nodes
 
@@ -38,7 +39,7 @@ def quantize_ir(
     )
 
 
-def make_validation_fn(rule: ThresholdRule, prob_output: str = "defect_prob") -> Callable:
+def make_validation_fn(rule: ThresholdRule, prob_output: str = PROB_OUTPUT) -> Callable:
     """NNCF's validation function: runs a compiled model over GuardSamples, returns the metric."""
 
     def validate(compiled_model, samples: Iterable[GuardSample]) -> float:

@@ -3,7 +3,8 @@
 The bundle is the only thing that travels from training to the camera, so it carries everything
 the edge needs to decide without asking anyone: the input it expects, the threshold chosen for
 each model file (thresholds frozen or lost at export are a classic failure; each INT8 route
-rounds differently, so each has its own), the metrics that justify them and the sha256 of every file (a half-copied or edited model is refused, not run).
+rounds differently, so each has its own), the metrics that justify them and the sha256 of every
+file (a half-copied or edited model is refused, not run).
 
 Plain dataclasses and JSON, no pickles. The schema is versioned: a reader refuses a version it
 does not know instead of guessing. The same JSON (minus the artifact list, since a file cannot

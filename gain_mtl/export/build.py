@@ -56,6 +56,10 @@ class BundleBuilder:
         self.thresholds: dict[str, dict[str, float]] = {}
         self.files: dict[tuple[str, str], str] = {}
         self.report: dict[str, Any] = {}
+        # Formats whose model files the bundle keeps: the FP32 ONNX is always made (the IR is
+        # converted from it) but ships only for the ONNX Runtime and TensorRT targets.
+        targets = set(options["targets"])
+        self.shipped = {fmt for fmt, needs in (("onnx", {"onnx", "tensorrt"}), ("openvino", {"openvino"})) if needs & targets}
 
     # -- steps ---------------------------------------------------------------------------------
     def build(self) -> None:
@@ -110,9 +114,9 @@ class BundleBuilder:
             "split_digest": self.run.manifest.digest(), "keep_heads_float": self.opt["keep_heads_float"],
         })
         atomic_write_json(self.folder / CALIB_MANIFEST, self.calib_manifest)
-        if "openvino" in self.opt["targets"]:
+        if "openvino" in self.shipped:
             self._int8_openvino(calib)
-        if {"onnx", "tensorrt"} & set(self.opt["targets"]):
+        if "onnx" in self.shipped:
             self._int8_onnx(calib)
         self._choose_thresholds("int8")
         self.gates = {fmt: self._gate(fmt) for fmt in self.thresholds["int8"]}
@@ -171,8 +175,8 @@ class BundleBuilder:
         self.outputs[key] = {k: run_artifact(runner_cls, path, self.input_spec, f) for k, f in self.frames.items()}
 
     def reference(self, precision: str) -> str:
-        """The format whose outputs stand for FP32 in the bundle's metrics: ONNX Runtime's, else OpenVINO's."""
-        return "onnx" if ("onnx", precision) in self.outputs else "openvino"
+        """The shipped format whose outputs stand for ``precision`` in the bundle's metrics: ONNX's, else the IR's."""
+        return "onnx" if "onnx" in self.shipped else "openvino"
 
     def _guard_samples(self, fmt: str) -> list:
         """Validation batches with the ``fmt`` FP32 model's decisions, for an accuracy-controlled route."""
@@ -194,8 +198,9 @@ class BundleBuilder:
         serve one route and shift the other's decisions.
         """
         for (fmt, prec), outputs in self.outputs.items():
-            if prec == precision:
-                self.thresholds.setdefault(precision, {})[fmt] = self._threshold_rule(outputs["val"]["defect_prob"], self.labels["val"])
+            if prec == precision and fmt in self.shipped:
+                prob = outputs["val"]["defect_prob"]
+                self.thresholds.setdefault(precision, {})[fmt] = self._threshold_rule(prob, self.labels["val"])
 
     def _metrics(self, outputs, threshold: float) -> dict[str, dict[str, Any]]:
         return {
@@ -246,14 +251,14 @@ class BundleBuilder:
         from gain_mtl.export.onnx import stamp_onnx
         from gain_mtl.export.openvino import restamp_ir
 
-        for (fmt, _), rel in list(self.files.items()):
+        if "onnx" not in self.shipped:
+            for key in [k for k in self.files if k[0] == "onnx"]:
+                os.unlink(self.folder / self.files.pop(key))
+        for (fmt, _), rel in self.files.items():
             if fmt == "onnx":
                 stamp_onnx(self.folder / rel, spec)
             elif fmt == "openvino":
                 restamp_ir(self.folder / rel, spec)
-        if not {"onnx", "tensorrt"} & set(self.opt["targets"]):
-            for key in [k for k in self.files if k[0] == "onnx"]:
-                os.unlink(self.folder / self.files.pop(key))
 
     def _write(self, spec) -> None:
         from edge.atomic import atomic_write_text

@@ -90,3 +90,16 @@ def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export
     # Agreement is only worth asserting on a model whose scores rank the parts.
     assert bundle.spec.metrics["fp32"]["test"]["auroc"] >= MIN_AUROC
     assert agreement >= 0.95
+
+
+def test_openvino_only_bundle_holds_no_onnx_and_no_onnx_threshold(export_run, export_data, tmp_path):
+    """The FP32 ONNX is made on the way to the IR, but a bundle for OpenVINO alone neither ships it
+    nor keeps a threshold or metrics for it."""
+    from gain_mtl.export.exporter import export_bundle
+
+    out = export_bundle(export_run / "checkpoints" / "best.pt", export_data, tmp_path / "b", targets=("openvino",))
+    bundle = load_bundle(out)
+    assert bundle.available() == ["openvino/fp32"] and not (out / "model.onnx").exists()
+    assert bundle.spec.thresholds.keys() == {"fp32"} and bundle.spec.thresholds["fp32"].keys() == {"openvino"}
+    assert bundle.spec.metrics["fp32"]["artifact"] == "openvino"
+    assert spec_from_openvino(out / "openvino" / "model.xml").thresholds == bundle.spec.thresholds
