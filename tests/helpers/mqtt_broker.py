@@ -6,6 +6,7 @@ import getpass
 import json
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Subscriber:
 
     def __init__(self, port: int, topic: str) -> None:
         self.frames: list[int] = []
+        self.subscribed = threading.Event()
         self.client = _mqtt().Client(_mqtt().CallbackAPIVersion.VERSION2, client_id="test-subscriber", clean_session=False)
         self.log: list = []
 
@@ -62,6 +64,7 @@ class Subscriber:
             c.subscribe(topic, qos=1)
 
         self.client.on_connect = on_connect
+        self.client.on_subscribe = lambda c, u, mid, codes, p: self.subscribed.set()
         self.client.on_disconnect = lambda c, u, f, rc, p: self.log.append(("disconnect", str(rc), time.monotonic()))
         self.client.on_message = lambda c, u, msg: self.frames.append(json.loads(msg.payload)["frame"])
         self.client.reconnect_delay_set(1, 1)

@@ -35,7 +35,7 @@ def broker(tmp_path: Path):
 def test_broker_outage_mid_run_loses_no_decision(broker: Broker, tmp_path: Path) -> None:
     frames = 150
     subscriber = Subscriber(broker.port, "line/decisions")
-    time.sleep(0.3)
+    assert subscriber.subscribed.wait(10), "the test subscriber never got its subscription acknowledged"
     sink = MQTTSink("127.0.0.1", broker.port, "line/decisions", tmp_path / "spool.sqlite", reconnect_max_s=1)
     assert sink.connected_at_start and not sink.notes()
     cam = SyntheticCamera(frames, fps=75.0)
@@ -43,18 +43,20 @@ def test_broker_outage_mid_run_loses_no_decision(broker: Broker, tmp_path: Path)
     cam.on_exhausted = source.stop
 
     def outage() -> None:
-        while cam.produced < 40:
+        give_up = time.monotonic() + 30  # a run that dies early must fail the test, not hang it
+        while cam.produced < 40 and time.monotonic() < give_up:
             time.sleep(0.01)
         broker.stop()
         time.sleep(0.8)
         broker.start()
 
-    chaos = threading.Thread(target=outage)
+    chaos = threading.Thread(target=outage, daemon=True)
     chaos.start()
     bundle = build_tiny_bundle(tmp_path / "bundle")
     with open_runner(bundle, "onnxruntime") as runner:
         summary = Pipeline(source, runner, 0.5, [sink]).run()
-    chaos.join()
+    chaos.join(timeout=40)
+    assert not chaos.is_alive()
     sink.close()
     deadline = time.monotonic() + 10
     while len(set(subscriber.frames)) < summary.frames and time.monotonic() < deadline:
@@ -68,6 +70,10 @@ def test_broker_outage_mid_run_loses_no_decision(broker: Broker, tmp_path: Path)
     assert reconnect and reconnect[0][1] is True         # the subscriber's session survived the restart
     # Duplicates are allowed (at least once); they are resends of unacknowledged events.
     assert len(subscriber.frames) >= frames
+    # Those resends come from the outage: frames acknowledged long before the broker stopped (it
+    # stopped once the camera had made 40, at 75 fps) are never sent twice.
+    duplicated = {f for f in subscriber.frames if subscriber.frames.count(f) > 1}
+    assert all(f >= 20 for f in duplicated), sorted(duplicated)
 
 
 def test_unreachable_broker_at_start_runs_on_and_spools(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def test_rgb_camera_order_is_supported(model):
     with torch.no_grad():
         bgr = InferenceGraph(model, "S5", "BGR")(frames)
         rgb = InferenceGraph(model, "S5", "RGB")(frames.flip(-1))
+    assert len(bgr) == len(rgb) == 3  # defect_prob, attention_map, localization_map
     assert all(torch.allclose(a, b) for a, b in zip(bgr, rgb))
     with pytest.raises(ValueError, match="channel order"):
         InferenceGraph(model, "S5", "BGRA")
