@@ -1,10 +1,10 @@
 """TensorRT engines from the bundle's ONNX, built on the target device (TensorRT 10 Python API).
 
-An engine is tied to the GPU, the TensorRT version, the ONNX it came from and its precision, so
-its file name carries a fingerprint of all four: a stale engine is never loaded, it is rebuilt
-under a new name. INT8 comes from the Q/DQ ONNX (explicit quantization) where TensorRT has it;
-otherwise an ``IInt8EntropyCalibrator2`` reads the same uint8 calibration batches through pycuda
-buffers and keeps a calibration cache so a rebuild does not recalibrate.
+Naming and building are the edge runner's own (``edge.backends.tensorrt``), so an engine built
+here at export is the one the runner looks for, never a look-alike with another profile. INT8
+comes from the Q/DQ ONNX (explicit quantization) where TensorRT has it; otherwise an
+``IInt8EntropyCalibrator2`` reads the same uint8 calibration batches through pycuda buffers and
+keeps a calibration cache so a rebuild does not recalibrate.
 """
 
 from __future__ import annotations
@@ -16,28 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from calibration.errors import CalibrationError, import_optional
+from edge.atomic import atomic_write_bytes
+from edge.backends.base import BackendError
+from edge.backends.tensorrt import DEFAULT_MAX_BATCH, build_serialized_engine, device_fingerprint, engine_path
+from edge.bundle import PRECISIONS, sha256_file
 
 log = logging.getLogger(__name__)
-
-PRECISIONS = ("fp32", "fp16", "int8")
-WORKSPACE_BYTES = 1 << 30
-
-
-def engine_file(cache_dir: str | Path, onnx_path: str | Path, fingerprint: str) -> Path:
-    """``STEM-FINGERPRINT.engine``: the name the edge's TensorRT runner looks for."""
-    return Path(cache_dir) / f"{Path(onnx_path).stem}-{fingerprint}.engine"
-
-
-def device_fingerprint(onnx_path: str | Path, precision: str) -> str:
-    """The edge runtime's fingerprint of (GPU 0, its compute capability, TensorRT, ONNX sha256, precision)."""
-    from edge.backends.tensorrt import engine_fingerprint
-    from edge.bundle import sha256_file
-
-    trt = import_optional("tensorrt", "tensorrt")
-    cuda = import_optional("pycuda.driver", "tensorrt")
-    cuda.init()
-    dev = cuda.Device(0)
-    return engine_fingerprint(dev.name(), dev.compute_capability(), trt.__version__, sha256_file(onnx_path), precision)
 
 
 def has_qdq(onnx_path: str | Path) -> bool:
@@ -76,8 +60,6 @@ def _entropy_calibrator(trt, batches: Iterable[np.ndarray], cache_path: Path):
             return cache_path.read_bytes() if cache_path.exists() else None
 
         def write_calibration_cache(self, cache) -> None:
-            from edge.atomic import atomic_write_bytes
-
             atomic_write_bytes(cache_path, bytes(cache))
 
     return EntropyCalibrator()
@@ -88,9 +70,9 @@ def build_engine(
     cache_dir: str | Path,
     precision: str = "fp16",
     batches: Iterable[np.ndarray] | None = None,
-    max_batch: int = 8,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> Path:
-    """Build (or reuse, when its fingerprint matches) the engine for ``onnx_path``; returns its path.
+    """Build (or reuse, when its fingerprint matches) the engine for ``onnx_path`` on GPU 0; returns its path.
 
     ``precision="int8"`` wants the Q/DQ ONNX; for a plain ONNX it needs ``batches`` for the
     entropy calibrator, whose cache is kept next to the engine.
@@ -98,41 +80,24 @@ def build_engine(
     if precision not in PRECISIONS:
         raise CalibrationError(f"unknown TensorRT precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     trt = import_optional("tensorrt", "tensorrt")
-    target = engine_file(cache_dir, onnx_path, device_fingerprint(onnx_path, precision))
+    cuda = import_optional("pycuda.driver", "tensorrt")
+    cuda.init()
+    fingerprint = device_fingerprint(trt, cuda.Device(0), sha256_file(onnx_path), precision, max_batch)
+    target = engine_path(cache_dir, onnx_path, fingerprint)
     if target.exists():
         log.info("reusing TensorRT engine %s", target)
         return target
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # TensorRT 10: networks are always explicit-batch
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(onnx_path).read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise CalibrationError(f"TensorRT cannot parse {onnx_path}: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    profile = builder.create_optimization_profile()
-    for i in range(network.num_inputs):
-        tensor = network.get_input(i)
-        rest = tuple(tensor.shape)[1:]
-        profile.set_shape(tensor.name, (1, *rest), (max_batch, *rest), (max_batch, *rest))
-    config.add_optimization_profile(profile)
-    if precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)
-        if not has_qdq(onnx_path):
-            if batches is None:
-                raise CalibrationError(
-                    f"{onnx_path} has no Q/DQ nodes: INT8 needs calibration batches "
-                    "(or build from model-int8.onnx)"
-                )
-            cache = target.with_suffix(".calib")
-            config.int8_calibrator = _entropy_calibrator(trt, batches, cache)
-            config.set_calibration_profile(profile)
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise CalibrationError(f"TensorRT failed to build a {precision} engine from {onnx_path}")
-    from edge.atomic import atomic_write_bytes
-
-    return atomic_write_bytes(target, bytes(serialized))
+    calibrator = None
+    if precision == "int8" and not has_qdq(onnx_path):
+        if batches is None:
+            raise CalibrationError(
+                f"{onnx_path} has no Q/DQ nodes: INT8 needs calibration batches "
+                "(or build from model-int8.onnx)"
+            )
+        calibrator = _entropy_calibrator(trt, batches, target.with_suffix(".calib"))
+    try:
+        data = build_serialized_engine(trt, trt.Logger(trt.Logger.WARNING), onnx_path, precision, max_batch,
+                                       calibrator=calibrator)
+    except BackendError as exc:
+        raise CalibrationError(str(exc)) from exc
+    return atomic_write_bytes(target, data)

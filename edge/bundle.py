@@ -188,7 +188,10 @@ def utc_now() -> str:
 
 
 def library_versions(names: tuple[str, ...] = ("gain-mtl", "numpy", "onnx", "onnxruntime", "openvino", "nncf", "torch", "tensorrt")) -> dict[str, str]:
-    """Installed versions of the given distributions (absent ones are left out)."""
+    """Installed versions of the given distributions (absent ones are left out).
+
+    Read from package metadata, so nothing heavy is imported just to record a version.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     found: dict[str, str] = {}
@@ -253,14 +256,13 @@ class Bundle:
         return [p for p in PRECISIONS if p in have]
 
     def threshold(self, precision: str, format: str) -> float:
-        """The decision threshold chosen for the ``format`` model in ``precision``.
+        """The decision threshold chosen for the ``format`` model file in ``precision``.
 
-        FP16 runs the FP32 graph at half precision; without its own threshold it uses FP32's.
-        A TensorRT engine is built from the ONNX file, so it takes ``format="onnx"``.
+        ``precision`` is that of the artifact, not of the run: a backend that derives a precision
+        from another artifact (TensorRT FP16 from the FP32 ONNX) says so in its ``BackendInfo``,
+        and ``edge.backends.decision_threshold`` resolves it before asking here.
         """
         thresholds = self.spec.thresholds
-        if precision not in thresholds and precision == "fp16":
-            precision = "fp32"
         if format in thresholds.get(precision, {}):
             return thresholds[precision][format]
         have = [f"{fmt}/{p}" for p, by_format in thresholds.items() for fmt in by_format]

@@ -50,10 +50,6 @@ class Event:
     run: str = ""                  # run id: (run, frame) identifies a decision across resends
     detail: Dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def event_id(self) -> str:
-        return f"{self.run}:{self.frame}" if self.kind == "decision" else f"{self.run}:status"
-
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)
         return {k: v for k, v in data.items() if v is not None and v != {}}

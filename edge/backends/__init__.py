@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.backends.base import BackendError, Runner
-from edge.bundle import Bundle, load_bundle
+from edge.bundle import PRECISIONS, Bundle, load_bundle
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class BackendInfo:
     # (TensorRT builds FP16 engines from the FP32 ONNX).
     derived: dict[str, str] = field(default_factory=dict)
     needs_nvidia: bool = False
+    # Keyword options its runner takes besides the base ``jobs``, so a caller holding settings for
+    # any backend (``gainctl run --device``, the bench's ``--threads``) passes each only where it means something.
+    options: tuple[str, ...] = ()
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
@@ -46,17 +49,25 @@ class BackendInfo:
         base = self.derived.get(precision)
         return base if base and bundle.has(self.artifact_format, base) else None
 
+    def takes(self, option: str) -> bool:
+        return option == "jobs" or option in self.options
+
+    def options_for(self, **settings: Any) -> dict[str, Any]:
+        """The ``settings`` this backend's runner takes; the others and unset (None) ones are dropped."""
+        return {k: v for k, v in settings.items() if v is not None and self.takes(k)}
+
     def load_runner_class(self) -> type[Runner]:
         return getattr(importlib.import_module(self.module), self.runner)
 
 
 BACKENDS: tuple[BackendInfo, ...] = (
-    BackendInfo("tensorrt", "edge.backends.tensorrt", "TensorRTRunner", "onnx", ("fp32", "fp16", "int8"),
-                "tensorrt", ("tensorrt", "pycuda"), derived={"fp16": "fp32"}, needs_nvidia=True),
-    BackendInfo("openvino", "edge.backends.openvino", "OpenVINORunner", "openvino", ("fp32", "fp16", "int8"),
-                "openvino", ("openvino",)),
-    BackendInfo("onnxruntime", "edge.backends.onnxruntime", "ONNXRuntimeRunner", "onnx", ("fp32", "fp16", "int8"),
-                "edge", ("onnxruntime",)),
+    BackendInfo("tensorrt", "edge.backends.tensorrt", "TensorRTRunner", "onnx", PRECISIONS,
+                "tensorrt", ("tensorrt", "pycuda"), derived={"fp16": "fp32"}, needs_nvidia=True,
+                options=("cache_dir", "max_batch", "gpu", "workspace_mb")),
+    BackendInfo("openvino", "edge.backends.openvino", "OpenVINORunner", "openvino", PRECISIONS,
+                "openvino", ("openvino",), options=("device", "hint", "inference_precision")),
+    BackendInfo("onnxruntime", "edge.backends.onnxruntime", "ONNXRuntimeRunner", "onnx", PRECISIONS,
+                "edge", ("onnxruntime",), options=("providers", "threads")),
 )
 BACKEND_NAMES = tuple(b.name for b in BACKENDS)
 

@@ -1,10 +1,13 @@
-"""TensorRT 10 runner: an engine from the bundle's fingerprinted cache, or built on first use.
+"""TensorRT 10: the one place an engine is named and built, and the runner that uses it.
 
-An engine only runs on the GPU and TensorRT version it was built for, so its file name carries a
-fingerprint (GPU name, compute capability, TensorRT version, sha256 of the source ONNX, precision):
-a stale engine is never loaded, it is rebuilt. Buffers are pycuda page-locked host arrays and
-device allocations sized for ``max_batch``; execution is ``execute_async_v3`` on one stream with
-tensor addresses set by name (the TensorRT 10 API; bindings are gone).
+An engine only runs on the GPU and TensorRT version it was built for, and only for the batch sizes
+of its optimisation profile, so its file name carries a fingerprint of all of it (GPU name,
+compute capability, TensorRT version, sha256 of the source ONNX, precision, max batch): a stale
+engine is never loaded, it is rebuilt. Export (``calibration.tensorrt``) prebuilds engines with
+``build_serialized_engine`` and ``engine_path`` from here, so what it writes is exactly what the
+runner looks for. Buffers are pycuda page-locked host arrays and device allocations sized for
+``max_batch``; execution is ``execute_async_v3`` on one stream with tensor addresses set by name
+(the TensorRT 10 API; bindings are gone).
 """
 
 from __future__ import annotations
@@ -17,52 +20,104 @@ from typing import Any
 import numpy as np
 
 from edge.atomic import atomic_write_bytes
-from edge.backends.base import BackendError, Feed, Outputs, Runner, missing_extra
+from edge.backends.base import BackendError, Feed, Outputs, Runner, require
 from edge.bundle import Bundle
+from edge.cache import user_cache_dir
+
+DEFAULT_MAX_BATCH = 8
+WORKSPACE_MB = 1024
 
 
 def import_tensorrt() -> tuple[Any, Any]:
     """(tensorrt, pycuda.driver), or a BackendError naming the extra."""
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise missing_extra("tensorrt", "tensorrt") from exc
-    try:
-        import pycuda.driver as cuda
-    except ImportError as exc:
-        raise missing_extra("pycuda", "tensorrt") from exc
-    return tensorrt, cuda
+    return require("tensorrt", "tensorrt"), require("pycuda.driver", "tensorrt")
 
 
 def engine_fingerprint(gpu_name: str, compute_capability: tuple[int, int], trt_version: str,
-                       onnx_sha256: str, precision: str) -> str:
-    """A file-name-safe tag that changes whenever the engine would not be valid any more."""
-    key = "|".join([gpu_name, f"{compute_capability[0]}.{compute_capability[1]}", trt_version, onnx_sha256, precision])
+                       onnx_sha256: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH) -> str:
+    """A file-name-safe tag that changes whenever the engine would not be valid any more.
+
+    ``max_batch`` fixes the whole optimisation profile (see ``build_serialized_engine``), so one
+    name means one engine.
+    """
+    key = "|".join([gpu_name, f"{compute_capability[0]}.{compute_capability[1]}", trt_version, onnx_sha256,
+                    precision, str(max_batch)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return f"{precision}-sm{compute_capability[0]}{compute_capability[1]}-trt{trt_version}-{digest}"
+    return f"{precision}-b{max_batch}-sm{compute_capability[0]}{compute_capability[1]}-trt{trt_version}-{digest}"
 
 
-def default_cache_dir(bundle: Bundle) -> Path:
-    """``BUNDLE/engines`` when the bundle folder is writable, else the user's cache."""
-    if os.access(bundle.folder, os.W_OK):
-        return bundle.folder / "engines"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gain-mtl" / "engines"
+def device_fingerprint(trt: Any, device: Any, onnx_sha256: str, precision: str, max_batch: int) -> str:
+    """``engine_fingerprint`` of a pycuda ``Device`` and the imported TensorRT."""
+    return engine_fingerprint(device.name(), device.compute_capability(), trt.__version__, onnx_sha256,
+                              precision, max_batch)
+
+
+def engine_path(cache_dir: str | os.PathLike, onnx_path: str | os.PathLike, fingerprint: str) -> Path:
+    """``CACHE/STEM-FINGERPRINT.engine``."""
+    return Path(cache_dir) / f"{Path(onnx_path).stem}-{fingerprint}.engine"
+
+
+def default_cache_dir(folder: Path) -> Path:
+    """``FOLDER/engines`` when ``folder`` (the bundle's) is writable, else the user's cache."""
+    return folder / "engines" if os.access(folder, os.W_OK) else user_cache_dir("engines")
+
+
+def build_serialized_engine(trt: Any, logger: Any, onnx_path: str | os.PathLike, precision: str,
+                            max_batch: int = DEFAULT_MAX_BATCH, workspace_mb: int = WORKSPACE_MB,
+                            calibrator: Any = None) -> bytes:
+    """An engine for batches 1..``max_batch`` of ``onnx_path`` in ``precision``.
+
+    The profile is tuned for batch 1: a line decides frame by frame, so that is the latency that
+    counts. INT8 from a Q/DQ ONNX needs nothing more (explicit quantization); from a plain ONNX it
+    needs an ``IInt8EntropyCalibrator2``, whose batches fix the calibration profile's shape.
+    """
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise BackendError(f"tensorrt: cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+    config.add_optimization_profile(_profile(builder, network, 1, 1, max_batch))
+    if calibrator is not None:
+        batch = calibrator.get_batch_size()
+        config.int8_calibrator = calibrator
+        if not config.set_calibration_profile(_profile(builder, network, batch, batch, batch)):
+            raise BackendError(f"tensorrt: calibration batches of {batch} do not fit {onnx_path}'s input")
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise BackendError(f"tensorrt: building a {precision} engine from {onnx_path} failed; see the log above")
+    return bytes(serialized)
+
+
+def _profile(builder: Any, network: Any, low: int, opt: int, high: int) -> Any:
+    """An optimisation profile over the batch axis of every network input."""
+    profile = builder.create_optimization_profile()
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        rest = tuple(tensor.shape)[1:]
+        profile.set_shape(tensor.name, (low, *rest), (opt, *rest), (high, *rest))
+    return profile
 
 
 class TensorRTRunner(Runner):
     name = "tensorrt"
 
     def __init__(self, *args: Any, onnx_sha256: str = "", cache_dir: str | os.PathLike | None = None,
-                 bundle_engines: tuple[Path, ...] = (), max_batch: int = 8, device: int = 0,
-                 workspace_mb: int = 1024, **kwargs: Any) -> None:
+                 bundle_engines: tuple[Path, ...] = (), max_batch: int = DEFAULT_MAX_BATCH, gpu: int = 0,
+                 workspace_mb: int = WORKSPACE_MB, **kwargs: Any) -> None:
         kwargs["jobs"] = 1  # one execution context, one stream
         super().__init__(*args, **kwargs)
         self.onnx_sha256 = onnx_sha256
-        self.cache_dir = Path(cache_dir) if cache_dir else self.model_path.parent / "engines"
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(self.model_path.parent)
         self.bundle_engines = bundle_engines
         self.max_batch = max_batch
-        self.device_index = device
+        self.gpu = gpu
         self.workspace_mb = workspace_mb
         self.engine_path: Path | None = None
 
@@ -71,7 +126,6 @@ class TensorRTRunner(Runner):
         sha = next(a.sha256 for a in bundle.spec.artifacts if bundle.folder / a.path == artifact)
         engines = tuple(bundle.folder / a.path for a in bundle.spec.artifacts
                         if a.format == "tensorrt-engine" and a.precision == precision)
-        options.setdefault("cache_dir", default_cache_dir(bundle))
         return cls(artifact, bundle.spec.input, bundle.spec.outputs, precision=precision,
                    onnx_sha256=sha, bundle_engines=engines, **options)
 
@@ -79,13 +133,12 @@ class TensorRTRunner(Runner):
     def _activate(self) -> None:
         trt, cuda = import_tensorrt()
         cuda.init()
-        device = cuda.Device(self.device_index)
+        device = cuda.Device(self.gpu)
         self._cuda = cuda
         self._ctx = device.retain_primary_context()
         self._ctx.push()
         try:
-            fingerprint = engine_fingerprint(device.name(), device.compute_capability(), trt.__version__,
-                                             self.onnx_sha256, self.precision)
+            fingerprint = device_fingerprint(trt, device, self.onnx_sha256, self.precision, self.max_batch)
             self._logger = trt.Logger(trt.Logger.WARNING)
             data = self._load_or_build(trt, fingerprint)
             self._runtime = trt.Runtime(self._logger)
@@ -113,42 +166,20 @@ class TensorRTRunner(Runner):
             if fingerprint in path.name:
                 self.engine_path = path
                 return path.read_bytes()
-        self.engine_path = self.cache_dir / f"{self.model_path.stem}-{fingerprint}.engine"
+        self.engine_path = engine_path(self.cache_dir, self.model_path, fingerprint)
         if self.engine_path.is_file():
             return self.engine_path.read_bytes()
-        data = self._build(trt)
+        data = build_serialized_engine(trt, self._logger, self.model_path, self.precision, self.max_batch,
+                                       self.workspace_mb)
         atomic_write_bytes(self.engine_path, data)
         return data
-
-    def _build(self, trt: Any) -> bytes:
-        builder = trt.Builder(self._logger)
-        network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
-        parser = trt.OnnxParser(network, self._logger)
-        if not parser.parse_from_file(str(self.model_path)):
-            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise BackendError(f"tensorrt: cannot parse {self.model_path}: {errors}")
-        config = builder.create_builder_config()
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.workspace_mb << 20)
-        if self.precision in ("fp16", "int8"):
-            config.set_flag(trt.BuilderFlag.FP16)
-        if self.precision == "int8":
-            # The int8 artifact is a Q/DQ graph: explicit quantization, no calibrator needed here.
-            config.set_flag(trt.BuilderFlag.INT8)
-        spec = self.input_spec
-        profile = builder.create_optimization_profile()
-        profile.set_shape(spec.name, spec.shape(1), spec.shape(1), spec.shape(self.max_batch))
-        config.add_optimization_profile(profile)
-        serialized = builder.build_serialized_network(network, config)
-        if serialized is None:
-            raise BackendError(f"tensorrt: building an engine from {self.model_path} ({self.precision}) failed; see the log above")
-        return bytes(serialized)
 
     def _allocate(self, trt: Any) -> None:
         """Page-locked host and device buffers for every I/O tensor at ``max_batch``."""
         cuda, engine = self._cuda, self._engine
         self._host: dict[str, np.ndarray] = {}
         self._device: dict[str, Any] = {}
-        self._context.set_input_shape(self.input_spec.name, self.input_spec.shape(self.max_batch))
+        self._set_input_shape(self.input_spec.shape(self.max_batch))
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
             shape = tuple(self._context.get_tensor_shape(name))
@@ -159,6 +190,14 @@ class TensorRTRunner(Runner):
         self._outputs = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)
                          if engine.get_tensor_mode(engine.get_tensor_name(i)) == trt.TensorIOMode.OUTPUT]
 
+    def _set_input_shape(self, shape: tuple[int, ...]) -> None:
+        """Set the input shape, or say why TensorRT refused it (it only returns False)."""
+        if not self._context.set_input_shape(self.input_spec.name, shape):
+            raise BackendError(
+                f"tensorrt: {self.engine_path} refuses input {self.input_spec.name!r} of shape {tuple(shape)}; "
+                f"it takes batches 1..{self.max_batch} of {self.input_spec.shape()[1:]} (see the log above)"
+            )
+
     # -- inference -------------------------------------------------------------------------
     def _infer(self, feed: Feed) -> Outputs:
         name = self.input_spec.name
@@ -168,7 +207,7 @@ class TensorRTRunner(Runner):
         cuda = self._cuda
         self._ctx.push()
         try:
-            self._context.set_input_shape(name, x.shape)
+            self._set_input_shape(x.shape)
             host_in = self._host[name][: x.size].reshape(x.shape)
             host_in[...] = x
             cuda.memcpy_htod_async(self._device[name], host_in, self._stream)

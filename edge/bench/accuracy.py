@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from edge.bench.schema import BenchError
+from edge.decision import accepts, valid_scores
 from edge.preprocess import resize_frame
+from edge.sources import IMAGE_SUFFIXES, ImageFolderSource, SourceError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CLASS_DIRS = (("normal", 0), ("defective", 1))
 
 
@@ -28,10 +29,6 @@ class TestSplit:
     names: list[str]
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
-
-
 def load_test_split(root: str | Path, height: int, width: int, channel_order: str = "BGR") -> TestSplit:
     """Every test image of ``root`` resized to the graph's input; BenchError if either class is empty."""
     import cv2
@@ -40,11 +37,14 @@ def load_test_split(root: str | Path, height: int, width: int, channel_order: st
     masks_dir = root / "masks" / "defective"
     images, labels, masks, names = [], [], [], []
     for class_name, label in CLASS_DIRS:
-        paths = _images(root / "images" / "test" / class_name)
-        if not paths:
-            raise BenchError(f"{root / 'images' / 'test' / class_name}: no images; --data needs the design's "
-                             "layout images/test/{normal,defective} (see `gainctl data`)")
-        for path in paths:
+        # Listed as `gainctl run --source FOLDER` lists them, so both see the same files.
+        folder = ImageFolderSource(root / "images" / "test" / class_name)
+        try:
+            folder.open()
+        except (SourceError, OSError) as exc:
+            raise BenchError(f"{folder.folder}: no images; --data needs the design's "
+                             "layout images/test/{normal,defective} (see `gainctl data`)") from exc
+        for path in folder.files:
             frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if frame is None:
                 raise BenchError(f"{path}: OpenCV cannot read this image; remove or replace it")
@@ -100,8 +100,14 @@ def localization_iou(maps: np.ndarray, masks: list[np.ndarray | None]) -> float 
 
 def scores(prob: np.ndarray, maps: np.ndarray, split: TestSplit, threshold: float,
            reference: np.ndarray | None, reference_name: str | None) -> dict[str, Any]:
-    """Recall, precision, F1 at ``threshold``, decision agreement with ``reference``, localization IoU."""
-    decisions = prob >= threshold
+    """Recall, precision, F1 at ``threshold``, decision agreement with ``reference``, localization IoU.
+
+    A decision is "not accepted" (``flagged``) by the line's own rule, ``edge.decision.accepts``:
+    an invalid score (NaN, inf, out of range) is a fault, which stops the part like a reject,
+    and is counted in ``faults`` so a model that emits them is seen, not hidden in the recall.
+    ``reference`` is the reference row's flagged array.
+    """
+    decisions = flagged(prob, threshold)
     truth = split.labels == 1
     tp = int(np.sum(decisions & truth))
     fp = int(np.sum(decisions & ~truth))
@@ -114,4 +120,10 @@ def scores(prob: np.ndarray, maps: np.ndarray, split: TestSplit, threshold: floa
         "agreement": None if reference is None else float(np.mean(decisions == reference)),
         "agreement_with": reference_name, "iou": localization_iou(maps, split.masks),
         "masks": sum(m is not None for m in split.masks),
+        "faults": int(np.sum(~valid_scores(prob))),
     }
+
+
+def flagged(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """Where the line would not accept the part: a reject or a fault."""
+    return ~accepts(prob, threshold)

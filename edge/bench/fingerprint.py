@@ -12,9 +12,10 @@ import platform
 import re
 import shutil
 import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from edge.bundle import library_versions
 
 # ISA features that decide which INT8/FP16 kernels a CPU runtime can pick, as /proc/cpuinfo names them.
 ISA_FLAGS: tuple[str, ...] = (
@@ -22,7 +23,7 @@ ISA_FLAGS: tuple[str, ...] = (
     "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "sve",
 )
 
-# Distributions whose versions are recorded (by metadata: nothing is imported to read them).
+# Distributions whose versions are recorded.
 LIBRARIES: tuple[str, ...] = (
     "gain-mtl", "numpy", "opencv-python-headless", "opencv-python", "onnxruntime", "onnxruntime-gpu",
     "openvino", "nncf", "tensorrt", "pycuda", "torch", "torchvision", "timm", "psutil",
@@ -98,16 +99,6 @@ def jetson_info() -> dict[str, str | None] | None:
             "l4t": _read("/etc/nv_tegra_release")}
 
 
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def device_fingerprint() -> dict[str, Any]:
     """Everything about this machine a reader needs to compare two reports."""
     fingerprint = {
@@ -117,7 +108,7 @@ def device_fingerprint() -> dict[str, Any]:
         "jetson": jetson_info(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "libraries": library_versions(),
+        "libraries": library_versions(LIBRARIES),
     }
     fingerprint["slug"] = device_slug(fingerprint)
     return fingerprint

@@ -19,13 +19,9 @@ COMPUTE_TYPES = ("Convolution", "GroupConvolution", "MatMul", "FullyConnected", 
 
 def openvino_profile(model_xml: str | Path, shape: tuple[int, ...], runs: int = 10, top: int = 15) -> dict[str, Any]:
     """Mean per-run time by node type and by (type, kernel), and the share that ran in INT8."""
-    try:
-        import openvino as ov
-    except ImportError:
-        raise ImportError("openvino is not installed: pip install 'gain-mtl[openvino]'") from None
-    from edge.backends.openvino import INFERENCE_PRECISION
+    from edge.backends.openvino import INFERENCE_PRECISION, import_openvino
 
-    core = ov.Core()
+    core = import_openvino().Core()
     # Compiled as the runner compiles it: static shape, f32 for the float layers (not bf16).
     model = core.read_model(str(model_xml))
     model.reshape({0: list(shape)})

@@ -126,7 +126,7 @@ def _choose_row(rows: list[Any]) -> Any | None:
 def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tuple[Any, ...]:
     """One pipeline run on the video; (summary, source, timed runner, first sink, last sink, jobs)."""
     from edge.backends import decision_threshold, open_runner
-    from edge.bench.suite import THROUGHPUT_OPTIONS
+    from edge.bench.suite import THROUGHPUT, mode_options
     from edge.pipeline import Pipeline
     from edge.sinks.journal import JournalSink
     from edge.sources import open_source
@@ -136,7 +136,7 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tup
     with tempfile.TemporaryDirectory(prefix="gain-bench-") as tmp:
         journal = JournalSink(Path(tmp) / "decisions.jsonl")
         # Asynchronous like the standalone throughput it is compared with, and opened the same way.
-        with open_runner(bundle, row.backend, row.precision, **THROUGHPUT_OPTIONS.get(row.backend, {})) as runner:
+        with open_runner(bundle, row.backend, row.precision, **mode_options(row.backend, THROUGHPUT)) as runner:
             timed = TimedRunner(runner)
             pipeline = Pipeline(source, timed, decision_threshold(bundle, row.backend, row.precision), [first, journal, last],
                                 mode="every-frame", max_frames=settings.stream_frames)

@@ -11,7 +11,6 @@ passed in as a ``ReferenceBackend``, so this module stays free of torch and gain
 
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,17 @@ from edge.bundle import BUNDLE_FILE, Bundle, BundleError, sha256_file, utc_now
 
 # The row everyone else is compared with.
 REFERENCE = "torch"
-# Options each backend is opened with, for latency (one request) and for throughput (the
-# runtime's optimal number of requests). A backend absent here gets none.
-LATENCY_OPTIONS: dict[str, dict[str, Any]] = {"openvino": {"hint": "LATENCY", "jobs": 1}}
-THROUGHPUT_OPTIONS: dict[str, dict[str, Any]] = {"openvino": {"hint": "THROUGHPUT", "jobs": 0}}
+# How a backend with a performance hint is opened for latency (one request) and for throughput
+# (the runtime's optimal number of requests); a backend without one runs as it is for both.
+LATENCY = {"hint": "LATENCY", "jobs": 1}
+THROUGHPUT = {"hint": "THROUGHPUT", "jobs": 0}
+
+
+def mode_options(backend: str, mode: dict[str, Any]) -> dict[str, Any]:
+    """``mode`` for a backend whose runner takes a performance hint, else nothing."""
+    from edge.backends import BACKEND_NAMES, backend_info
+
+    return dict(mode) if backend in BACKEND_NAMES and backend_info(backend).takes("hint") else {}
 
 
 class ReferenceBackend(Protocol):
@@ -85,19 +91,11 @@ class _Live:
     decisions: Any = None
 
 
-def _accepts(cls: type, name: str) -> bool:
-    """Whether a runner class takes keyword ``name`` (backends differ in what they can tune)."""
-    return name in inspect.signature(cls.__init__).parameters
-
-
 def _edge_opener(bundle: Bundle, backend: str, precision: str, threads: int | None) -> Callable[[dict[str, Any]], Any]:
     """A function opening a runner for (backend, precision) with extra options; BackendError if impossible."""
     from edge.backends import choose_backend, open_runner
 
-    runner_cls = choose_backend(bundle, backend, precision).load_runner_class()
-    base: dict[str, Any] = {}
-    if threads and _accepts(runner_cls, "threads"):
-        base["threads"] = threads
+    base = choose_backend(bundle, backend, precision).options_for(threads=threads)
 
     def opener(options: dict[str, Any]) -> Any:
         return open_runner(bundle, backend, precision, **{**base, **options})
@@ -161,6 +159,9 @@ def run_bench(bundle: Bundle, settings: BenchSettings, references: Sequence[Refe
         report.stream = bench_stream(bundle, settings, rows, log)
     report.notes.append(f"{os.cpu_count()} logical cores; other processes on this machine were not stopped, "
                         "so absolute numbers drift between runs: compare ratios within one report.")
+    report.notes += [f"{row.label}: {row.accuracy['faults']} of {row.accuracy['images']} test images got an invalid "
+                     "score (NaN, inf or outside [0, 1]); the line faults on those, so they count as not accepted"
+                     for row in rows if row.accuracy and row.accuracy["faults"]]
     return report
 
 
@@ -186,7 +187,7 @@ def _open_row(bundle: Bundle, backend: str, precision: str, batch: int, settings
                              "(pip install 'gain-mtl[train]') and a checkpoint")
         else:
             opener = _edge_opener(bundle, backend, precision, settings.threads)
-        runner = opener(LATENCY_OPTIONS.get(backend, {}))
+        runner = opener(mode_options(backend, LATENCY))
     except (BenchError, BundleError, ImportError, ValueError) as exc:
         row.status, row.reason = "skipped", str(exc)
         return _Live(row, None, lambda options: None)
@@ -256,7 +257,7 @@ def _guard(item: _Live, step: Callable[[], Any]) -> None:
 
 
 def _throughput(item: _Live, batch: int, settings: BenchSettings) -> None:
-    options = THROUGHPUT_OPTIONS.get(item.row.backend)
+    options = mode_options(item.row.backend, THROUGHPUT)
     budget = settings.budget()
     if not options:
         item.row.throughput = measure.throughput(item.runner, _feed(item.runner, batch), budget)
@@ -268,7 +269,7 @@ def _throughput(item: _Live, batch: int, settings: BenchSettings) -> None:
 
 
 def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> None:
-    from edge.bench.accuracy import predict, scores
+    from edge.bench.accuracy import flagged, predict, scores
 
     for item in measured:
         if item.row.ok:
@@ -284,7 +285,7 @@ def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> 
         threshold = _threshold(bundle, *key)
         reference = None
         if ref is not None:
-            reference = ref.decisions[0] >= _threshold(bundle, *ref_key)
+            reference = flagged(ref.decisions[0], _threshold(bundle, *ref_key))
         prob, maps = item.decisions
         item.row.accuracy = scores(prob, maps, split, threshold, reference, " ".join(ref_key) if ref else None)
 

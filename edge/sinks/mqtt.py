@@ -13,7 +13,6 @@ Decisions go to ``TOPIC``, status events (source lost, sink errors, summary) to 
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import sys
 import threading
@@ -22,15 +21,15 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from edge.cache import user_cache_dir
 from edge.events import Event
 from edge.sinks.base import FrameContext, Sink, SinkError
 
 
 def default_spool_path(host: str, port: int, topic: str) -> Path:
     """Per broker and topic, in the user's cache (never the current directory)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     tag = hashlib.sha256(f"{host}:{port}/{topic}".encode()).hexdigest()[:12]
-    return base / "gain-mtl" / "spool" / f"mqtt-{host}-{port}-{tag}.sqlite"
+    return user_cache_dir("spool") / f"mqtt-{host}-{port}-{tag}.sqlite"
 
 
 class Spool:
@@ -92,7 +91,6 @@ class MQTTSink(Sink):
         self._mid_seq: Dict[int, int] = {}    # paho message id -> spool seq, this connection
         self._stale: Dict[int, int] = {}      # the same for earlier connections (paho resends those)
         self._early_acks: set = set()         # PUBACKs that arrived before their mid was recorded
-        self.published = 0
         self.reconnects = 0
 
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gainctl-{uuid.uuid4().hex[:10]}",
@@ -150,7 +148,6 @@ class MQTTSink(Sink):
                 return
             self._cv.notify_all()
         self.spool.remove(seq)
-        self.published += 1
 
     # -- publisher thread ------------------------------------------------------------------
     def _publish_loop(self) -> None:
@@ -183,7 +180,6 @@ class MQTTSink(Sink):
                     self._sent_upto = max(self._sent_upto, seq)
                 if acked_early:
                     self.spool.remove(seq)
-                    self.published += 1
 
     # -- sink interface --------------------------------------------------------------------
     def send(self, event: Event, context: Optional[FrameContext] = None) -> None:

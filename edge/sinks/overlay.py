@@ -7,6 +7,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from edge.decision import map2d
 from edge.events import ACCEPT, REJECT, Event
 from edge.sinks.base import FrameContext, Sink, SinkError
 
@@ -19,8 +20,7 @@ def render_overlay(image: np.ndarray, outputs: Optional[Dict[str, np.ndarray]], 
 
     canvas = image.copy()
     if outputs is not None and "localization_map" in outputs:
-        loc = np.asarray(outputs["localization_map"], dtype=np.float32)
-        loc = loc.reshape(loc.shape[-2], loc.shape[-1])
+        loc = map2d(outputs["localization_map"])
         heat = cv2.applyColorMap((np.clip(loc, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
         heat = cv2.resize(heat, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
         canvas = cv2.addWeighted(canvas, 0.6, heat, 0.4, 0)

@@ -12,6 +12,9 @@ from typing import Any, Optional, Tuple
 
 import click
 
+from edge.backends import BACKEND_NAMES
+from edge.bundle import PRECISIONS
+
 
 class ConfigError(click.ClickException):
     """A configuration the run cannot start with: message and exit code 2."""
@@ -23,8 +26,8 @@ class ConfigError(click.ClickException):
 @click.option("--model", "model", required=True, help="Bundle folder written by 'gainctl export'.")
 @click.option("--camera", type=int, default=None, help="OpenCV camera index.")
 @click.option("--source", default=None, help="Video file, image folder, rtsp:// URL or GStreamer pipeline (with '!').")
-@click.option("--backend", type=click.Choice(["auto", "openvino", "onnxruntime", "tensorrt"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--backend", type=click.Choice(["auto", *BACKEND_NAMES]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
 @click.option("--mode", type=click.Choice(["every-frame", "latest"]), default="every-frame", show_default=True,
               help="every-frame: one decision per frame, in order (inspection). latest: newest frame wins (monitoring).")
 @click.option("--deadline-ms", type=float, default=None, help="A frame without a decision this long after capture is a fault (timeout).")
@@ -47,7 +50,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
-    from edge.backends import BackendError, choose_backend, decision_threshold
+    from edge.backends import BackendError, choose_backend, decision_threshold, open_runner
     from edge.bundle import BundleError, load_bundle
     from edge.pipeline import Pipeline
     from edge.sinks import SinkError, open_sink
@@ -71,7 +74,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
             from edge.sinks.overlay import ShowSink
 
             opened.append(ShowSink())
-        runner = _open_runner(bundle, info.name, precision, device=device, hint=hint, jobs=jobs)
+        runner = open_runner(bundle, info.name, precision, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
         _close_all(opened)
@@ -100,17 +103,6 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         runner.deactivate()
         _close_all(opened)
     click.echo(f"gainctl run: summary: {summary.format()}", err=True)
-
-
-def _open_runner(bundle: Any, backend: str, precision: str, *, device: str, hint: str, jobs: Optional[int]) -> Any:
-    from edge.backends import open_runner
-
-    options: dict = {}
-    if backend == "openvino":
-        options.update(device=device, hint=hint.upper())
-    if jobs is not None:
-        options["jobs"] = jobs
-    return open_runner(bundle, backend, precision, **options)
 
 
 def _close_all(sinks: list) -> None:

@@ -5,17 +5,24 @@ import importlib.util
 import pytest
 
 from calibration.errors import CalibrationError, MissingLibraryError
-from calibration.tensorrt import build_engine, engine_file
+from calibration.tensorrt import build_engine
+from edge.backends.tensorrt import DEFAULT_MAX_BATCH, engine_fingerprint, engine_path
 
 HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
 
 
 def test_engine_name_is_what_the_edge_runner_looks_for(tmp_path):
-    from edge.backends.tensorrt import engine_fingerprint
-
     fp = engine_fingerprint("Orin (nvgpu)", (8, 7), "10.3.0", "a" * 64, "int8")
-    path = engine_file(tmp_path, tmp_path / "model-int8.onnx", fp)
+    path = engine_path(tmp_path, tmp_path / "model-int8.onnx", fp)
     assert path.name == f"model-int8-{fp}.engine" and fp in path.name
+
+
+def test_one_name_means_one_optimisation_profile():
+    """The profile follows from max_batch alone, so max_batch is in the name: export and runner agree."""
+    base = ("Orin (nvgpu)", (8, 7), "10.3.0", "a" * 64, "fp16")
+    assert engine_fingerprint(*base) == engine_fingerprint(*base, DEFAULT_MAX_BATCH)
+    assert engine_fingerprint(*base, DEFAULT_MAX_BATCH + 1) != engine_fingerprint(*base)
+    assert f"-b{DEFAULT_MAX_BATCH}-" in engine_fingerprint(*base)
 
 
 def test_unknown_precision_is_refused(small_onnx, tmp_path):

@@ -9,16 +9,24 @@ from pathlib import Path
 
 import pytest
 
+import edge.backends
+from edge.backends import BackendInfo, decision_threshold
 from edge.bundle import (BUNDLE_FILE, SCHEMA_VERSION, BundleError, BundleSpec, InputSpec, load_bundle,
                          spec_from_onnx, spec_from_openvino, write_bundle_json)
 
 
-def test_loads_and_verifies(tiny_bundle_dir: Path) -> None:
+def test_loads_and_verifies(tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = load_bundle(tiny_bundle_dir)
     assert bundle.precisions() == ["fp32"]
     assert bundle.artifact("openvino", "fp32") == tiny_bundle_dir / "openvino" / "model.xml"
     assert bundle.threshold("fp32", "openvino") == 0.5
-    assert bundle.threshold("fp16", "onnx") == 0.5  # FP16 falls back to FP32's threshold
+    # TensorRT FP16 is built from the FP32 ONNX, so it runs at FP32's threshold; the backend table
+    # says so, not the bundle (it has no FP16 file, hence no FP16 threshold of its own).
+    monkeypatch.setattr(BackendInfo, "installed", lambda self: True)
+    monkeypatch.setattr(edge.backends, "has_nvidia_gpu", lambda: True)
+    assert decision_threshold(bundle, "tensorrt", "fp16") == 0.5
+    with pytest.raises(BundleError, match="no threshold for onnx/fp16"):
+        bundle.threshold("fp16", "onnx")
     assert sorted(bundle.available()) == ["onnx/fp32", "openvino/fp32"]
     with pytest.raises(BundleError, match="no threshold for openvino/int8; thresholds exist for onnx/fp32, openvino/fp32"):
         bundle.threshold("int8", "openvino")
