@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -54,8 +55,12 @@ def test_writes_every_output_with_every_field(bench_out: Path) -> None:
             assert len(row.samples_ms) == 5
             assert set(row.latency_ms) == {"n", "min", "p50", "p90", "p95", "p99", "max", "mean"}
             assert row.latency_ms["min"] <= row.latency_ms["p50"] <= row.latency_ms["p99"] <= row.latency_ms["max"]
+            # The summary is of the recorded samples, not of something else: --runs 5, five samples.
+            assert row.latency_ms["n"] == 5
+            assert row.latency_ms["p50"] == pytest.approx(float(np.percentile(row.samples_ms, 50)), rel=1e-3)
             assert row.throughput["fps"] > 0 and row.throughput["requests"] >= 1
             assert row.artifact_mb > 0 and row.load_s >= 0
+            assert row.load_s > 0  # loading a model takes time: zero would mean it was not measured
             acc = row.accuracy
             assert acc["images"] == 10 and acc["masks"] == 5
             # The brightness graph finds every bright patch: a real check of reading, resizing and scoring.
@@ -74,6 +79,8 @@ def test_unavailable_rows_are_skipped_with_reasons(bench_out: Path) -> None:
     tensorrt = report.row("tensorrt", "fp32", 1)
     if not backend_info("tensorrt").usable_here():
         assert tensorrt.status == "skipped" and "tensorrt" in tensorrt.reason.lower()
+    else:
+        assert tensorrt.ok, tensorrt.reason
     int8 = report.row("openvino", "int8", 1)
     assert int8.status == "skipped" and "int8" in int8.reason and "available" in int8.reason
     torch_row = report.row("torch", "fp32", 4)
@@ -128,7 +135,7 @@ def test_compare_merges_reports(bench_out: Path, tmp_path: Path) -> None:
     _png(tmp_path / "cmp" / "throughput.png")
 
 
-def test_bad_reports_and_options_exit_2(bench_out: Path, tmp_path: Path) -> None:
+def test_bad_reports_and_options_exit_2(bench_out: Path, tiny_bundle: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     data = json.loads((bench_out / "report.json").read_text())
     del data["rows"][0]["reason"]
@@ -143,6 +150,10 @@ def test_bad_reports_and_options_exit_2(bench_out: Path, tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["bench", "--model", str(bench_out), "--out", str(tmp_path / "o"),
                                        "--runs", "3", "--duration", "1"])
     assert result.exit_code == 2
+    # With a real bundle, the refusal must come from the --runs/--duration check itself.
+    result = CliRunner().invoke(main, ["bench", "--model", str(tiny_bundle), "--out", str(tmp_path / "o2"),
+                                       "--runs", "3", "--duration", "1"])
+    assert result.exit_code == 2 and "not both" in result.output
 
 
 def test_missing_data_layout_is_named(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -164,4 +175,7 @@ def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tm
     assert all(stage["n"] > 0 for stage in stream["stages_ms"].values())
     assert stream["frame_to_decision_ms"]["p50"] <= stream["frame_to_decision_ms"]["p99"]
     assert stream["fps"] > 0 and stream["fps_over_throughput"] > 0 and stream["p99_over_p50"] >= 1.0
+    assert stream["frame_to_decision_ms"]["n"] == 30  # one latency per decided frame
+    ratio = stream["frame_to_decision_ms"]["p99"] / stream["frame_to_decision_ms"]["p50"]
+    assert stream["p99_over_p50"] == pytest.approx(ratio, rel=1e-2)
     assert "## Stream" in (tmp_path / "report.md").read_text()
