@@ -1,10 +1,10 @@
 """Frame sources: a camera index, a video file, an RTSP URL, a GStreamer pipeline, an image folder.
 
 Each frame carries an id (its slot in the stream) and its capture time. A live source that stops
-delivering is reopened with exponential backoff; the frame slots that passed meanwhile are not
-silently skipped: at the source's nominal fps each missed slot becomes a frame without an image
-and with fault reason ``source_lost`` (one per failed attempt when the fps is unknown), so the
-line sees a fault for every frame that was not inspected.
+delivering (a read that fails or raises) is reopened with exponential backoff; the frame slots
+that passed meanwhile are not silently skipped: at the source's nominal fps each missed slot
+becomes a frame without an image and with fault reason ``source_lost`` (one per failed attempt
+when the fps is unknown), so the line sees a fault for every frame that was not inspected.
 
 Sources open through a plain callable returning an ``cv2.VideoCapture``-like object, so tests and
 the soak benchmark drive the reconnect logic with their own captures.
@@ -113,7 +113,11 @@ class CaptureSource(Source):
         next_id = 0
         last_slot = time.monotonic()
         while not self.stopped:
-            ok, image = self._cap.read()
+            try:
+                ok, image = self._cap.read()
+            except Exception as exc:  # a driver that raises has failed to deliver, like a read that fails
+                self.on_status("source_error", source=self.name, frame=next_id, error=repr(exc))
+                ok, image = False, None
             if ok and image is not None:
                 last_slot = time.monotonic()
                 yield Frame(next_id, time.time(), last_slot, image)
@@ -140,14 +144,14 @@ class CaptureSource(Source):
         delay = self.backoff.initial_s
         while not self.stopped:
             self._stop.wait(delay)
-            cap = self._opener()
+            cap = self._try_open()
             missed = self._missed_slots(last_slot, period)
             for slot in missed:
                 yield self._lost(next_id, slot)
                 next_id += 1
             if missed:
                 last_slot = missed[-1]
-            if cap is not None and cap.isOpened():
+            if cap is not None:
                 self._cap = cap
                 self.on_status("source_reconnected", source=self.name, outage_s=round(time.monotonic() - started, 3))
                 return
@@ -159,6 +163,16 @@ class CaptureSource(Source):
                 self.on_status("source_gave_up", source=self.name, outage_s=round(time.monotonic() - started, 3))
                 return
             delay = min(delay * 2, self.backoff.max_s)
+
+    def _try_open(self) -> Any:
+        """The reopened capture, or None while the device is away: an opener that raises included."""
+        try:
+            cap = self._opener()
+            if cap is not None and cap.isOpened():
+                return cap
+        except Exception as exc:
+            self.on_status("source_error", source=self.name, error=repr(exc))
+        return None
 
     @staticmethod
     def _missed_slots(last_slot: float, period: float) -> List[float]:

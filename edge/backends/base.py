@@ -101,8 +101,10 @@ class Runner(abc.ABC):
     def submit(self, feed: Feed, callback: Callback) -> None:
         """Start inference and return; ``callback`` is called from another thread when done.
 
-        May block while all of the runner's ``jobs`` slots are busy: that is the backpressure
-        the pipeline relies on.
+        ``callback`` is called exactly once, with the selected outputs or with the error: a result
+        that cannot be read (an output missing) is an error too, so the caller always hears back.
+        May block while all of the runner's ``jobs`` slots are busy: that is the backpressure a
+        caller gets.
         """
         self._require_active()
         self.check_feed(feed)
@@ -110,8 +112,14 @@ class Runner(abc.ABC):
             self._pending += 1
 
         def done(outputs: Outputs | None, error: BaseException | None) -> None:
+            selected: Outputs | None = None
+            if error is None:
+                try:
+                    selected = self._select(outputs)
+                except BaseException as exc:  # raised here it would die in the runtime's thread, unheard
+                    error = exc
             try:
-                callback(self._select(outputs) if outputs is not None else None, error)
+                callback(selected, error)
             finally:
                 with self._pending_cv:
                     self._pending -= 1
@@ -152,7 +160,9 @@ class Runner(abc.ABC):
 
         self._executor.submit(work)
 
-    def _select(self, outputs: Outputs) -> Outputs:
+    def _select(self, outputs: Outputs | None) -> Outputs:
+        if outputs is None:
+            raise ValueError(f"{self.name}: the runtime returned neither outputs nor an error")
         missing = [n for n in self.output_names if n not in outputs]
         if missing:
             raise ValueError(f"{self.name}: {self.model_path} lacks outputs {missing}; re-export the bundle")

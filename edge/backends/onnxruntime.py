@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from edge.backends.base import Feed, Outputs, Runner, require
 
 # Preference order when providers="auto": the fastest the installed build offers.
@@ -39,10 +41,17 @@ class ONNXRuntimeRunner(Runner):
             options.intra_op_num_threads = self.threads
         self._session = ort.InferenceSession(str(self.model_path), options, providers=providers)
         self.providers = self._session.get_providers()
+        # A session's outputs never change: the per-frame path reuses this list.
+        self._output_names = [o.name for o in self._session.get_outputs()]
+        if self.providers[0] != "CPUExecutionProvider":
+            # The GPU providers defer work to the first run (the TensorRT one builds its engine then,
+            # the batch being dynamic, which can take minutes): pay it here, not on the first frame,
+            # which the pipeline would otherwise take for a lost result.
+            spec = self.input_spec
+            self._session.run(self._output_names, {spec.name: np.zeros((1, spec.height, spec.width, 3), spec.dtype)})
 
     def _deactivate(self) -> None:
         del self._session
 
     def _infer(self, feed: Feed) -> Outputs:
-        names = [o.name for o in self._session.get_outputs()]
-        return dict(zip(names, self._session.run(names, feed)))
+        return dict(zip(self._output_names, self._session.run(self._output_names, feed)))

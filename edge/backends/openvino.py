@@ -1,11 +1,12 @@
-"""OpenVINO runner: CPU, GPU, NPU or AUTO, with a LATENCY or THROUGHPUT hint and AsyncInferQueue."""
+"""OpenVINO runner: CPU, GPU, NPU or AUTO, with a LATENCY or THROUGHPUT hint and a pool of infer requests."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Any
 
-from edge.backends.base import Callback, Feed, Outputs, Runner, require
+from edge.backends.base import Feed, Outputs, Runner, require
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 HINTS = ("LATENCY", "THROUGHPUT")
@@ -21,13 +22,20 @@ def import_openvino() -> Any:
 
 
 class OpenVINORunner(Runner):
-    """Compiles the IR for ``device`` and runs it through an AsyncInferQueue.
+    """Compiles the IR for ``device`` and runs it on a pool of infer requests, one per job.
 
     The bundle's model has a dynamic batch; this runner compiles one static-shape model per batch
     size it is fed (batch 1 at activation, others on first use). Static shapes are what OpenVINO's
     CPU plugin runs fastest, and they avoid a hang seen on 2-core machines when several requests
     of a queue meet a new input shape at once. ``jobs=0`` lets OpenVINO pick the number of
     parallel requests for the hint.
+
+    ``submit`` runs the requests synchronously on the base class's ``jobs`` threads rather than
+    through an ``AsyncInferQueue``: when a request fails, OpenVINO (seen with 2026.4) calls neither
+    the queue's Python callback nor an InferRequest's own; the error only comes out of ``wait`` or
+    ``infer``. A failed frame would never be answered and ``wait_all`` would wait for it for ever.
+    ``infer`` on a worker thread raises instead, and the base class reports that through the
+    callback. The parallelism is the same: ``infer`` releases the GIL while the request runs.
     """
 
     name = "openvino"
@@ -44,7 +52,7 @@ class OpenVINORunner(Runner):
         self.device, self.hint = device, hint
         self.inference_precision = inference_precision or INFERENCE_PRECISION.get(self.precision, "f32")
         self._requested_jobs = int(kwargs["jobs"])
-        self._per_batch: dict[int, tuple[Any, Any, Any]] = {}
+        self._per_batch: dict[int, tuple[Any, queue.SimpleQueue]] = {}
         self._compile_lock = threading.Lock()
 
     def _activate(self) -> None:
@@ -60,51 +68,38 @@ class OpenVINORunner(Runner):
         if base in ("CPU", "GPU"):  # NPU and AUTO pick their own precision
             self._config[hints.inference_precision] = getattr(ov.Type, self.inference_precision)
         self._model = self._core.read_model(str(self.model_path))
-        self.jobs = len(self._for_batch(1)[2])
+        self.jobs = self._for_batch(1).qsize()  # every request is idle right after compiling
 
-    def _for_batch(self, batch: int) -> tuple[Any, Any, Any]:
-        """(compiled model, sync request, async queue) for inputs of ``batch`` images."""
+    def _for_batch(self, batch: int) -> queue.SimpleQueue:
+        """The idle infer requests of the model compiled for inputs of ``batch`` images."""
         entry = self._per_batch.get(batch)
         if entry is not None:  # the per-frame path: no lock once the batch size is compiled
-            return entry
+            return entry[1]
         with self._compile_lock:
             if batch not in self._per_batch:
-                ov = import_openvino()
+                import openvino.properties as props
+
                 spec = self.input_spec
                 model = self._model.clone()
                 model.reshape({spec.name: [batch, spec.height, spec.width, 3]})
                 compiled = self._core.compile_model(model, self.device, self._config)
-                queue = ov.AsyncInferQueue(compiled, self._requested_jobs)
-                queue.set_callback(self._on_done)
-                self._per_batch[batch] = (compiled, compiled.create_infer_request(), queue)
-            return self._per_batch[batch]
+                count = self._requested_jobs or int(compiled.get_property(props.optimal_number_of_infer_requests))
+                idle: queue.SimpleQueue = queue.SimpleQueue()
+                for _ in range(max(1, count)):
+                    idle.put(compiled.create_infer_request())
+                self._per_batch[batch] = (compiled, idle)
+            return self._per_batch[batch][1]
 
     def _deactivate(self) -> None:
-        for _, _, queue in self._per_batch.values():
-            queue.wait_all()
-        self._per_batch.clear()
+        self._per_batch.clear()  # the base class has waited for every request to come back
         del self._model, self._core
 
     def _infer(self, feed: Feed) -> Outputs:
-        request = self._for_batch(self._batch_of(feed))[1]
-        return self._read(request.infer(feed))
-
-    def _submit(self, feed: Feed, done: Callback) -> None:
-        # start_async blocks while every request of the pool is busy: backpressure.
-        self._for_batch(self._batch_of(feed))[2].start_async(feed, done)
-
-    def _batch_of(self, feed: Feed) -> int:
-        return int(feed[self.input_spec.name].shape[0])
-
-    def _on_done(self, request: Any, done: Callback) -> None:
+        """Run on an idle request; waits for one while all are busy (``infer`` from several threads)."""
+        idle = self._for_batch(int(feed[self.input_spec.name].shape[0]))
+        request = idle.get()
         try:
-            outputs = self._read(request.results)
-        except BaseException as exc:
-            done(None, exc)
-            return
-        done(outputs, None)
-
-    @staticmethod
-    def _read(results: Any) -> Outputs:
-        # Copies: the request's buffers are reused by the next frame.
-        return {port.get_any_name(): value.copy() for port, value in results.items()}
+            # Copies: the request's buffers are reused by the next frame.
+            return {port.get_any_name(): value.copy() for port, value in request.infer(feed).items()}
+        finally:
+            idle.put(request)

@@ -71,7 +71,14 @@ class GPIOSink(Sink):
             self._timer.start()
 
     def _end_pulse(self) -> None:
+        """Runs in a timer's thread; only the newest timer ends the pulse.
+
+        An older timer that fired while ``send`` was replacing it (too late for ``cancel``) would
+        otherwise cut the newer reject's pulse short.
+        """
         with self._lock:
+            if threading.current_thread() is not self._timer:
+                return
             self._set(False)
             self._timer = None
 

@@ -95,3 +95,36 @@ def test_spool_keeps_order_and_survives_reopening(tmp_path: Path) -> None:
     assert [p for _, _, p in again.after(0, 10)] == ["m0", "m2", "m3", "m4"]
     assert [p for _, _, p in again.after(seqs[2], 10)] == ["m3", "m4"]
     again.close()
+
+
+def test_gpio_pulse_is_ended_only_by_the_newest_timer() -> None:
+    """A timer that fires while the next reject is being sent (too late to cancel) must not end its pulse."""
+    sink = open_sink("gpio:gpiochip0:17:dry-run")
+    sink.pulse_s = 0.2
+    line = {"on": False}
+    sink._set = lambda on: line.update(on=on)
+
+    class SlowLock:
+        """The sink's lock, held by the sender for longer than a pulse: the old timer fires meanwhile."""
+
+        def __init__(self) -> None:
+            self.inner = threading.Lock()
+            self.hold_s = 0.0
+
+        def __enter__(self) -> None:
+            self.inner.acquire()
+            time.sleep(self.hold_s if threading.current_thread() is threading.main_thread() else 0.0)
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.release()
+
+    lock = SlowLock()
+    sink._lock = lock
+    sink.send(_decision(1))
+    lock.hold_s = 0.4                       # the first timer expires while the second reject holds the lock
+    sink.send(_decision(2))
+    time.sleep(0.05)                        # the first timer has run by now
+    assert line["on"], "the earlier reject's timer ended the newer reject's pulse"
+    time.sleep(0.3)
+    assert not line["on"]                   # the newest timer ends it
+    sink.close()

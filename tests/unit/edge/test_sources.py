@@ -58,3 +58,34 @@ def test_opening_errors_name_the_source(tmp_path: Path) -> None:
         open_source(source=str(tmp_path))
     with pytest.raises(SourceError, match="exactly one"):
         open_source()
+
+
+def test_read_and_reopen_errors_go_through_reconnect() -> None:
+    """A driver that raises is a camera that failed to deliver: source_lost frames, then back."""
+    cam = SyntheticCamera(frames=12, fps=100.0)
+    opens = []
+
+    def opener():
+        opens.append(None)
+        if len(opens) in (2, 3):
+            raise OSError("device busy")
+        handle = cam.open()
+        read = handle.read
+
+        def read_or_raise():
+            if len(opens) == 1 and cam.produced == 5:
+                raise RuntimeError("driver fault")
+            return read()
+
+        handle.read = read_or_raise
+        return handle
+
+    src = CaptureSource(opener, "raising camera", live=True, fps=100.0, backoff=Backoff(initial_s=0.02, max_s=0.05))
+    cam.on_exhausted = src.stop
+    statuses = []
+    src.on_status = lambda message, **detail: statuses.append(message)
+    frames = list(src.frames())
+    assert [f.id for f in frames] == list(range(len(frames)))
+    assert sum(f.image is not None for f in frames) == 12
+    assert all(f.fault == "source_lost" for f in frames if f.image is None) and len(frames) > 12
+    assert statuses == ["source_error", "source_lost", "source_error", "source_error", "source_reconnected"]
