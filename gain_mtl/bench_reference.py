@@ -9,6 +9,7 @@ edge runner interface (activate / infer / deactivate, ``input_spec``, ``jobs``) 
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 
 from edge.bench import BenchError
@@ -29,7 +30,7 @@ class TorchReferenceRunner:
     def activate(self) -> None:
         import torch
 
-        from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+        from gain_mtl.export.graph import OUTPUT_NAMES, InferenceGraph
         from gain_mtl.schedule import final_logits_key
         from gain_mtl.train.checkpoint import load_model
 
@@ -38,28 +39,28 @@ class TorchReferenceRunner:
         self._torch = torch
         self._model, config, _ = load_model(self.model_path, "cpu")
         self._final = final_logits_key(config.train.strategy)
-        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0
+        # Only the exported graph's preprocessing (uint8 NHWC in the camera's channel order ->
+        # normalised RGB) is borrowed; the full model still runs, every head included.
+        graph = InferenceGraph(self._model, config.train.strategy, self.input_spec.channel_order)
+        self._normalise = graph.normalise
+        self._output_names = OUTPUT_NAMES
 
     def artifact_bytes(self) -> int:
         """Bytes of the FP32 weights the model holds (the checkpoint file adds optimizer state)."""
         return sum(t.numel() * t.element_size() for t in self._model.state_dict().values())
 
     def deactivate(self) -> None:
+        self.__dict__.pop("_normalise", None)  # holds the graph, which shares the model's modules
         self.__dict__.pop("_model", None)
 
     def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch
-        frames = torch.from_numpy(feed[self.input_spec.name]).permute(0, 3, 1, 2).float()
-        if self.input_spec.channel_order == "BGR":
-            frames = frames.flip(1)
+        frames = torch.from_numpy(feed[self.input_spec.name])
         with torch.inference_mode():
-            out = self._model((frames - self._mean) / self._std)
-            return {
-                "defect_prob": torch.softmax(out[self._final], dim=1)[:, 1].numpy(),
-                "attention_map": out["attention_map"].numpy(),
-                "localization_map": torch.sigmoid(out["localization_logits"]).numpy(),
-            }
+            out = self._model(self._normalise(frames))
+            outputs = (torch.softmax(out[self._final], dim=1)[:, 1], out["attention_map"],
+                       torch.sigmoid(out["localization_logits"]))
+            return {name: tensor.numpy() for name, tensor in zip(self._output_names, outputs)}
 
 
 class TorchReference:

@@ -23,7 +23,6 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    root: str | None = None
     image_size: int = 512
     val_ratio: float = 0.2
     seed: int = 42
@@ -167,7 +166,11 @@ def _parse_scalar(text: str) -> Any:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping."""
+    """Apply ``section.key=value`` overrides (values parsed as YAML scalars) to a raw mapping.
+
+    A section left empty in YAML (``train:``) reads as None; it is an empty section here, as it is
+    when the config is built.
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
@@ -175,7 +178,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
         parts = dotted.strip().split(".")
         node = raw
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: '{part}' is not a section")
         node[parts[-1]] = _parse_scalar(text)
@@ -208,9 +213,17 @@ def load_config(
 
     path = resolve_config_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        sections = ", ".join(f.name for f in dataclasses.fields(Config))
+        raise ConfigError(
+            f"{path}: the top level must map sections ({sections}) to their keys, got a "
+            f"{type(raw).__name__}; write it like the built-in config 'default'"
+        )
     return config_from_dict(apply_overrides(raw, overrides))
 
 

@@ -16,7 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-CLASS_DIRS = ("normal", "defective")
+from gain_mtl.data.layout import CLASS_NAMES
+
+# Written into every demo folder: the only kind of folder a later demo run deletes to start over.
+MARKER = ".gain-mtl-demo"
 
 
 def _gainctl(*args: str) -> None:
@@ -38,7 +41,7 @@ def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0, 
     import cv2
 
     frames: list[tuple[str, Path]] = []
-    for label in CLASS_DIRS:
+    for label in CLASS_NAMES:
         frames += [(label, p) for p in sorted((data_root / "images" / "test" / label).iterdir())]
     # Interleave normal and defective parts deterministically, as on a real line.
     frames.sort(key=lambda item: item[1].stem[::-1])
@@ -70,6 +73,25 @@ def score_decisions(journal: Path, truth: list[str]) -> dict[str, float]:
     }
 
 
+def prepare_out(out: Path) -> None:
+    """Start ``out`` empty, with the marker in it.
+
+    A rerun replaces its own previous output, but ``--out`` may name any folder: one without the
+    marker (a dataset, a home folder mistyped) is refused, never deleted.
+    """
+    if out.exists():
+        if not out.is_dir():
+            raise SystemExit(f"demo: --out {out} is a file; give a folder for the demo's outputs")
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise SystemExit(
+                f"demo: {out} is not empty and holds no {MARKER}, so it is not a previous demo's output; "
+                "give another --out (the demo replaces only its own folders), or empty this one yourself"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("written by gain_mtl.demo; a demo run with this --out replaces the folder\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo", help="folder for everything the demo writes")
@@ -77,9 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    prepare_out(out)
     data, run, bundle = out / "data", out / "run", out / "bundle"
 
     _gainctl("data", "synth", str(data), "--n-normal", "160", "--n-defective", "120",

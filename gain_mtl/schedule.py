@@ -27,7 +27,7 @@ class Strategy:
     weights: Mapping[str, float]
     final_logits: str  # which output is the prediction: "cls_logits" or "attended_cls_logits"
     gt_mask_attention: bool = False  # S6: GT mask fused into the attention while training
-    description: str = ""
+    description: str = ""  # what it adds to the one before; listed by `gainctl train --help`
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Stage:
     end: float
     adds: tuple[str, ...]  # losses that become active here
     warmup: tuple[str, ...] = ()  # of those, the ones whose weight ramps up linearly
-    purpose: str = ""
+    purpose: str = ""  # listed by `gainctl train --help`
 
 
 def _weights(cls: float, am: float, cam_guide: float, loc: float, guide: float, cf: float,

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Iterator
 
 import click
 
-
-class DataCommandError(click.ClickException):
-    """Bad input or a refused overwrite: the message, exit code 2."""
-
-    exit_code = 2
-
-
-@contextlib.contextmanager
-def _as_click_errors() -> Iterator[None]:
-    """Library errors (DataError and other ValueErrors, existing outputs) -> exit 2 with the message."""
-    try:
-        yield
-    except (ValueError, FileExistsError) as exc:
-        raise DataCommandError(str(exc)) from None
+from gain_mtl.cli.errors import input_errors
 
 
 def _summary(out: Path) -> None:
@@ -51,7 +36,7 @@ def synth(out: Path, n_normal: int, n_defective: int, size: int, seed: int, test
     """Write procedural inspection images (scratches, spots, cracks) with exact masks to OUT."""
     from gain_mtl.data.synth import synthesize
 
-    with _as_click_errors():
+    with input_errors():
         synthesize(out, n_normal, n_defective, size, seed, test_ratio=test_ratio, force=force, contrast=contrast)
     _summary(out)
 
@@ -71,7 +56,7 @@ def magnetic_tile(src: Path, out: Path, test_ratio: float, seed: int, force: boo
     """Import the Magnetic Tile dataset (folder SRC holding MT_*/Imgs) into OUT."""
     from gain_mtl.data.importers.magnetic_tile import import_magnetic_tile
 
-    with _as_click_errors():
+    with input_errors():
         import_magnetic_tile(src, out, test_ratio=test_ratio, seed=seed, force=force)
     _summary(out)
 
@@ -87,7 +72,7 @@ def mvtec(src: Path, out: Path, test_ratio: float, seed: int, force: bool) -> No
     """Import one MVTec AD category folder SRC (train/good, test/<type>, ground_truth/) into OUT."""
     from gain_mtl.data.importers.mvtec import import_mvtec
 
-    with _as_click_errors():
+    with input_errors():
         import_mvtec(src, out, test_ratio=test_ratio, seed=seed, force=force)
     _summary(out)
 

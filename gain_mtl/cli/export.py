@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import click
 
-
-class UsageError(click.ClickException):
-    """A library error shown as its message, with exit code 2."""
-
-    exit_code = 2
+from gain_mtl.cli.errors import input_errors
 
 
 @click.command("export")
@@ -28,12 +24,10 @@ def export(checkpoint: str, data_root: str, out: str, int8: bool, targets: str, 
     """Export a checkpoint to a model bundle: pruned graph, ONNX, OpenVINO IR, INT8 with --int8."""
     from gain_mtl.export.exporter import export_bundle
 
-    try:
+    with input_errors():
         path = export_bundle(
             checkpoint, data_root, out, int8=int8, targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
             calib_size=calib_size, accuracy_guard=accuracy_guard, target_recall=target_recall, force=force,
             calib_method=calib_method,
         )
-    except (ValueError, FileExistsError) as exc:
-        raise UsageError(str(exc)) from None
     click.echo(f"bundle written: {path} (see {path}/report.md)")

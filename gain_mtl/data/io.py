@@ -82,3 +82,16 @@ def read_pair(
             f"{image.shape[1]}x{image.shape[0]}; remake the mask at the image's size"
         )
     return _resize_image(image, size), _resize_mask(mask, size)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """``cv2.imwrite`` that fails loudly: OpenCV returns False, without raising, when the folder is
+    not writable, the disk is full or the suffix is no format it encodes; a dataset written on
+    regardless would have holes that only show up as missing files later."""
+    import cv2
+
+    if not cv2.imwrite(str(path), image):
+        raise DataError(
+            f"{path}: OpenCV could not write this image; check that the folder is writable and the "
+            "disk has space"
+        )

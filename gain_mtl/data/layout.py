@@ -62,15 +62,19 @@ def data_root_of(sample: Sample) -> Path:
     return sample.image.parents[3]
 
 
-def _image_files(folder: Path, problems: list[Problem]) -> list[Path]:
-    """Image files of one folder, sorted; hidden files are skipped, other files are problems."""
+def image_files(folder: Path, problems: list[Problem] | None = None) -> list[Path]:
+    """Image files of one folder, sorted; hidden files are skipped.
+
+    Anything else is a problem when ``problems`` is given (a dataset folder holds images only) and
+    skipped otherwise (an importer's source folder may hold a readme or a licence).
+    """
     files = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith("."):
             continue
         if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
             files.append(path)
-        else:
+        elif problems is not None:
             problems.append(Problem(
                 "unsupported", path,
                 f"{path}: not an image this kit reads ({', '.join(IMAGE_SUFFIXES)}); "
@@ -109,7 +113,7 @@ def scan_layout(root: str | Path) -> tuple[list[Sample], list[Problem]]:
                     f"{class_dir}: missing class folder; add the {name} images of the {split} split there",
                 ))
                 continue
-            files = _image_files(class_dir, problems)
+            files = image_files(class_dir, problems)
             if not files:
                 problems.append(Problem(
                     "empty", class_dir,
@@ -149,7 +153,7 @@ def _masks_by_stem(mask_dir: Path, problems: list[Problem]) -> dict[str, Path]:
     if not mask_dir.is_dir():
         return {}
     masks: dict[str, Path] = {}
-    for path in _image_files(mask_dir, problems):
+    for path in image_files(mask_dir, problems):
         if path.stem in masks:
             problems.append(Problem(
                 "ambiguous", path,

@@ -83,20 +83,30 @@ class SplitManifest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], root: str | Path) -> SplitManifest:
-        """Rebuild a manifest under ``root``; raises DataError if it was edited or is another format."""
-        if data.get("format") != MANIFEST_FORMAT:
+        """Rebuild a manifest under ``root``; raises DataError if it was edited or is another format.
+
+        The messages do not name the file: :func:`read_manifest`, which knows it, prefixes them.
+        """
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else f"a JSON {type(data).__name__}"
             raise DataError(
-                f"not a split manifest of this kit (format {data.get('format')!r}, "
-                f"expected {MANIFEST_FORMAT!r})"
+                f"not a split manifest of this kit (format {found!r}, expected {MANIFEST_FORMAT!r})"
             )
         root = Path(root).resolve()
         parts = {}
         for name in PARTS:
-            parts[name] = [
-                Sample(image=root / e["image"], label=int(e["label"]), split=name,
-                       mask=root / e["mask"] if e.get("mask") else None)
-                for e in data.get(name, [])
-            ]
+            try:
+                parts[name] = [
+                    Sample(image=root / e["image"], label=int(e["label"]), split=name,
+                           mask=root / e["mask"] if e.get("mask") else None)
+                    for e in data.get(name, [])
+                ]
+            except (KeyError, TypeError, ValueError) as exc:
+                problem = f"lacks the key {exc}" if isinstance(exc, KeyError) else f"is malformed ({exc})"
+                raise DataError(
+                    f"an entry of its {name!r} list {problem} (edited by hand?); make a new split "
+                    "instead of editing one"
+                ) from None
         manifest = cls(root=root, seed=data.get("seed"), val_ratio=data.get("val_ratio"), **parts)
         if data.get("digest") not in (None, manifest.digest()):
             raise DataError(

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from gain_mtl.data.io import write_image
 from gain_mtl.data.layout import CLASS_NAMES, DataError
 from gain_mtl.data.split import holdout
 
@@ -164,8 +165,6 @@ def synthesize(
     Normal and defective parts are interleaved over the indices (a seeded permutation), and each
     class is split into train/test with ``test_ratio``.
     """
-    import cv2
-
     from edge.atomic import atomic_directory
 
     least = 2 if test_ratio > 0 else 1  # each class needs an image in every split written
@@ -195,9 +194,9 @@ def synthesize(
                 item = make_image(seed, index, size, defective=bool(label), contrast=contrast)
                 split, name = split_of[index], CLASS_NAMES[label]
                 (tmp / "images" / split / name).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(tmp / "images" / split / name / f"{item.name}.png"), item.image)
+                write_image(tmp / "images" / split / name / f"{item.name}.png", item.image)
                 if item.mask is not None:
-                    cv2.imwrite(str(tmp / "masks" / "defective" / f"{item.name}.png"), item.mask)
+                    write_image(tmp / "masks" / "defective" / f"{item.name}.png", item.mask)
                 counts[split][name] += 1
         counts = {split: c for split, c in counts.items() if any(c.values())}
         info = {"format": SYNTH_FORMAT, "seed": seed, "size": size, "test_ratio": test_ratio, "contrast": contrast,

@@ -40,10 +40,11 @@ def split_samples(data_root: Path, split: str, config, meta: dict[str, Any]):
 
 def _overlay_rows(pred, samples, image_size: int, per_class: int):
     from gain_mtl.data.io import read_image
+    from gain_mtl.data.layout import CLASS_NAMES
     from gain_mtl.evaluate.overlays import OverlayRow
 
     rows = []
-    for label, name in ((0, "normal"), (1, "defective")):
+    for label, name in enumerate(CLASS_NAMES):
         chosen = [i for i in range(len(samples)) if pred.label[i] == label]
         if label == 1:  # annotated defects first: their GT column says the most
             chosen.sort(key=lambda i: not pred.has_mask[i])
@@ -64,10 +65,12 @@ def evaluate_checkpoint(
     out_dir: str | Path,
     overlay_samples: int = 4,
     device: str = "cpu",
-    batch_size: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on ``split`` of ``data_root``; writes the three files, returns metrics."""
-    import torch
+    """Evaluate ``checkpoint`` on ``split`` of ``data_root``; writes the three files, returns metrics.
+
+    Every input is checked before the first file is written, so a refused evaluation leaves no
+    metrics.json that a later step could mistake for a result.
+    """
     from torch.utils.data import DataLoader
 
     from edge.atomic import atomic_write_json
@@ -76,23 +79,29 @@ def evaluate_checkpoint(
     from gain_mtl.evaluate.predict import predict
     from gain_mtl.evaluate.report import write_report
     from gain_mtl.evaluate.scores import score
+    from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD
     from gain_mtl.train.checkpoint import load_model
     from gain_mtl.train.loaders import worker_count
+    from gain_mtl.train.trainer import TrainError, resolve_device
 
     data_root = Path(data_root).resolve()
     if not data_root.is_dir():
         raise EvalError(f"data folder {data_root} does not exist")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EvalError(f"device {device!r} asked for but CUDA is not available here; use --device cpu")
-    model, config, meta = load_model(checkpoint, device)
+    if overlay_samples < 1:
+        raise EvalError(f"overlay samples must be at least 1 per class, got {overlay_samples}")
+    try:
+        torch_device = resolve_device(device)
+    except TrainError as exc:
+        raise EvalError(str(exc)) from None
+    model, config, meta = load_model(checkpoint, torch_device)
     samples = split_samples(data_root, split, config, meta)
     size = config.data.image_size
     loader = DataLoader(
-        DefectDataset(samples, size), batch_size=batch_size or config.train.batch_size,
+        DefectDataset(samples, size), batch_size=config.train.batch_size,
         num_workers=worker_count(config.data.num_workers),
     )
-    pred = predict(model, loader, config.train.strategy, device)
-    threshold = float(meta.get("threshold", 0.5))
+    pred = predict(model, loader, config.train.strategy, torch_device)
+    threshold = float(meta.get("threshold", FALLBACK_THRESHOLD))
     metrics = {
         "checkpoint": str(checkpoint),
         "data_root": str(data_root),

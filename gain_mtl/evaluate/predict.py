@@ -25,7 +25,6 @@ class Predictions:
     localization: np.ndarray
     mask: np.ndarray
     has_mask: np.ndarray
-    index: np.ndarray
 
 
 def _to_mask_size(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -55,6 +54,5 @@ def predict(model: torch.nn.Module, loader: DataLoader, strategy: str, device: t
         parts["label"].append(batch["label"].numpy())
         parts["mask"].append(batch["mask"][:, 0].numpy() > 0.5)
         parts["has_mask"].append(batch["has_mask"].numpy().astype(bool))
-        parts["index"].append(np.asarray(batch["index"]))
     model.train(was_training)
     return Predictions(**{k: np.concatenate(v) for k, v in parts.items()})

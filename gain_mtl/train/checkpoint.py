@@ -102,15 +102,15 @@ def load_state_strict(model: torch.nn.Module, weights: dict[str, torch.Tensor], 
         ) from exc
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, Config, dict[str, Any]]:
-    """The checkpoint's network in eval mode, its Config and its metadata."""
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, Config, dict[str, Any]]:
+    """The checkpoint's network in eval mode, its Config (as trained) and its metadata."""
     from gain_mtl.models.network import GainMTL
 
     state = load_checkpoint(path)
     config = checkpoint_config(state, path)
-    # The stored weights replace any pretrained ones: never reach for the network or a weights file.
-    config.model.pretrained = False
-    config.model.weights = None
-    model = GainMTL(config.model)
+    # The stored weights replace any pretrained ones: never reach for the hub or a weights file.
+    model = GainMTL(config.model, load_weights=False)
     load_state_strict(model, state["model"], path)
     return model.to(device).eval(), config, dict(state.get("meta", {}))

@@ -41,7 +41,16 @@ from gain_mtl.train.progress import EpochProgress, summary_line
 
 BACKBONE_STRIDE = 32
 # Keys that may change between an interrupted run and its resumption: where, not what, it trains.
-RESUMABLE_CHANGES = {"train.device", "data.num_workers", "data.root"}
+RESUMABLE_CHANGES = {"train.device", "data.num_workers"}
+# key -> (lowest, highest, lowest allowed). Checked up front: the schedule and the threshold choice
+# would only refuse these after the first epoch, leaving a last.pt that blocks a corrected rerun.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "train.target_recall": (0.0, 1.0, False),
+    "train.loc_warmup_ratio": (0.0, 1.0, True),
+    "train.s6_alpha_start": (0.0, 1.0, True),
+    "train.s6_alpha_end": (0.0, 1.0, True),
+}
+COUNTS = ("train.epochs", "train.batch_size")
 
 
 class TrainError(ValueError):
@@ -59,7 +68,7 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def check_config(config: Config) -> None:
-    """Strategy, image size, epochs, best metric: every config error before any data is read."""
+    """Strategy, image size, counts, ranges, best metric: every config error before any data is read."""
     from gain_mtl.evaluate.scores import HISTORY_KEYS
     from gain_mtl.schedule import check_strategy
 
@@ -74,8 +83,15 @@ def check_config(config: Config) -> None:
             f"image size {size} is not divisible by the backbone stride {BACKBONE_STRIDE}; "
             f"use {lower} or {lower + BACKBONE_STRIDE}"
         )
-    if config.train.epochs < 1:
-        raise TrainError(f"train.epochs must be at least 1, got {config.train.epochs}")
+    values = _flatten(config.to_dict())
+    for key in COUNTS:
+        if values[key] < 1:
+            raise TrainError(f"{key} must be at least 1, got {values[key]}")
+    for key, (low, high, low_allowed) in RANGES.items():
+        value = values[key]
+        if not (low <= value if low_allowed else low < value) or value > high:
+            interval = f"{'[' if low_allowed else '('}{low:g}, {high:g}]"
+            raise TrainError(f"{key} must be in {interval}, got {value}")
     if config.train.best_metric not in HISTORY_KEYS:
         raise TrainError(
             f"train.best_metric {config.train.best_metric!r} is not a validation metric; "
@@ -111,12 +127,18 @@ def check_data(data_root: str | Path, config: Config):
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` as a torch device; TrainError naming the value
+    otherwise, instead of torch's parser error or a CUDA failure in the middle of a run."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    kind, colon, index = name.partition(":")
+    if kind not in {"cpu", "cuda"} or (colon and not index.isdigit()):
+        raise TrainError(f"device {name!r} is not one of: auto, cpu, cuda, cuda:N")
+    if kind == "cuda" and not torch.cuda.is_available():
         raise TrainError(f"device {name!r} asked for but CUDA is not available here; use --device cpu")
-    if name.split(":")[0] not in {"cpu", "cuda"}:
-        raise TrainError(f"device {name!r} is not one of: auto, cpu, cuda")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise TrainError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         "numbered from 0")
     return torch.device(name)
 
 
@@ -263,7 +285,7 @@ class Trainer:
     def _fit(self, info: DistInfo) -> Path:
         from gain_mtl.evaluate.predict import predict
         from gain_mtl.evaluate.scores import HISTORY_KEYS, history_metrics
-        from gain_mtl.evaluate.threshold import choose_threshold
+        from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD, choose_threshold
         from gain_mtl.schedule import LOSS_NAMES
 
         cfg = self.config
@@ -289,9 +311,9 @@ class Trainer:
 
             write_manifest(self.manifest, self.run_dir / "split.json")
             # Epoch 0: Ctrl-C during the first epoch still leaves a run to resume.
-            self._save(self.last_path, model, optimizer, scheduler, amp, 0, best_value, meta={
-                **_meta(cfg, self.manifest, self.data_root, {"threshold": 0.5, "threshold_precision": None}, 0)
-            })
+            untrained = {"threshold": FALLBACK_THRESHOLD, "threshold_precision": None}
+            self._save(self.last_path, model, optimizer, scheduler, amp, 0, best_value,
+                       meta=_meta(cfg, self.manifest, self.data_root, untrained, 0))
         barrier(info)
         try:
             for epoch in range(start_epoch, cfg.train.epochs):

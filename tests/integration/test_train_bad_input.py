@@ -45,6 +45,27 @@ def test_image_size_not_divisible_by_the_stride(synth_root, tmp_path):
              "80", "stride 32", "use 64 or 96")
 
 
+@pytest.mark.parametrize(("override", "fragment"), [
+    ("train.target_recall=0", "train.target_recall must be in (0, 1], got 0.0"),
+    ("train.loc_warmup_ratio=2", "train.loc_warmup_ratio must be in [0, 1], got 2.0"),
+    ("train.s6_alpha_start=-0.5", "train.s6_alpha_start must be in [0, 1]"),
+    ("train.s6_alpha_end=1.5", "train.s6_alpha_end must be in [0, 1]"),
+    ("train.batch_size=0", "train.batch_size must be at least 1, got 0"),
+])
+def test_values_out_of_range_stop_before_the_first_checkpoint(synth_root, tmp_path, override, fragment):
+    run = tmp_path / "run"
+    _refused(_train(synth_root, run, override), run, fragment)
+    assert not (run / "checkpoints" / "last.pt").exists()
+
+
+def test_the_corrected_rerun_of_a_refused_run_trains(synth_root, tmp_path):
+    run = tmp_path / "run"
+    _refused(_train(synth_root, run, "train.target_recall=0"), run, "train.target_recall")
+    result = _train(synth_root, run, "--epochs", "1", "train.target_recall=0.9")
+    assert result.exit_code == 0, result.output
+    assert (run / "checkpoints" / "best.pt").is_file()
+
+
 def test_unknown_override_key(synth_root, tmp_path):
     _refused(_train(synth_root, tmp_path / "run", "train.epoch=3"), tmp_path / "run", "train.epoch")
 
@@ -80,3 +101,11 @@ def test_a_second_training_into_a_run_folder_needs_resume(synth_root, tmp_path):
     run = tmp_path / "run"
     save_checkpoint(run / "checkpoints" / "last.pt", {"config": load_config("tiny").to_dict(), "meta": {}})
     _refused(_train(synth_root, run), run, "--resume")
+
+
+def test_eval_on_an_unknown_device_names_it(synth_root, tmp_path):
+    result = CliRunner().invoke(main, ["eval", "--checkpoint", str(tmp_path / "best.pt"), "--data", str(synth_root),
+                                       "--out", str(tmp_path / "eval"), "--device", "foo"])
+    assert result.exit_code == 2, result.output
+    assert "device 'foo' is not one of: auto, cpu, cuda" in result.output
+    assert not (tmp_path / "eval").exists()

@@ -58,6 +58,7 @@ def test_checkpoint_holds_states_and_threshold(s5_run):
     assert set(state["rng"]) >= {"torch", "numpy", "python"}
     model, config, meta = load_model(s5_run / "checkpoints" / "best.pt")
     assert not model.training and config.train.strategy == "S5"
+    assert config == s5_config() and config.digest() == meta["config_digest"]  # the config as trained
     assert meta["target_recall"] == config.train.target_recall
     assert meta["threshold_precision"] is not None and 0.0 <= meta["threshold"] <= 1.0
 
@@ -119,3 +120,28 @@ def test_eval_writes_every_key(s5_run, synth_root, tmp_path):
     val = CliRunner().invoke(main, ["eval", "--checkpoint", str(s5_run / "checkpoints" / "best.pt"),
                                     "--data", str(synth_root), "--split", "val", "--out", str(tmp_path / "v")])
     assert val.exit_code == 0, val.output
+
+
+@pytest.mark.parametrize("channel_order", ["BGR", "RGB"])
+def test_bench_reference_agrees_with_the_exported_graph(s5_run, channel_order):
+    """The PyTorch reference of `gainctl bench` runs the full model on the graph's preprocessing."""
+    import numpy as np
+    import torch
+
+    from edge.bundle import InputSpec
+    from gain_mtl.bench_reference import TorchReferenceRunner
+    from gain_mtl.export.graph import OUTPUT_NAMES, InferenceGraph
+    from gain_mtl.train.checkpoint import load_model
+
+    best = s5_run / "checkpoints" / "best.pt"
+    frames = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    runner = TorchReferenceRunner(best, InputSpec(height=64, width=64, channel_order=channel_order))
+    runner.activate()
+    got = runner.infer({"image": frames})
+    runner.deactivate()
+    model, config, _ = load_model(best)
+    with torch.inference_mode():
+        expected = InferenceGraph(model, config.train.strategy, channel_order)(torch.from_numpy(frames))
+    assert list(got) == list(OUTPUT_NAMES)
+    for name, tensor in zip(OUTPUT_NAMES, expected):
+        np.testing.assert_allclose(got[name], tensor.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)

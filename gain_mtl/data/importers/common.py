@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from gain_mtl.data.layout import CLASS_NAMES, IMAGE_SUFFIXES
+from gain_mtl.data.layout import CLASS_NAMES
 from gain_mtl.data.split import holdout
 
 IMPORT_FORMAT = "gain-mtl-import/1"
@@ -30,12 +30,6 @@ class Entry:
     group: str
     name: str  # destination stem; unique over the whole dataset
     split: str = "train"
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files of a source folder, sorted by name, hidden files skipped."""
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def split_by_group(entries: Iterable[Entry], test_ratio: float, seed: int) -> list[Entry]:
@@ -55,10 +49,8 @@ def write_import(
     out: str | Path, entries: list[Entry], source_root: Path, meta: dict[str, Any], force: bool = False
 ) -> dict[str, Any]:
     """Write the entries in the design's layout to ``out`` atomically; returns the manifest."""
-    import cv2
-
     from edge.atomic import atomic_directory, atomic_write_json
-    from gain_mtl.data.io import read_mask
+    from gain_mtl.data.io import read_mask, write_image
 
     source_root = source_root.resolve()
     files: list[dict[str, Any]] = []
@@ -75,7 +67,7 @@ def write_import(
             if entry.mask is not None and entry.label == 1:
                 mask_rel = f"masks/defective/{entry.name}.png"
                 (tmp / mask_rel).parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(tmp / mask_rel), read_mask(entry.mask, None) * 255)
+                write_image(tmp / mask_rel, read_mask(entry.mask, None) * 255)
                 record.update(mask_source=entry.mask.resolve().relative_to(source_root).as_posix(),
                               mask=mask_rel)
             files.append(record)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gain_mtl.data.importers.common import Entry, image_files, split_by_group, write_import
-from gain_mtl.data.layout import DataError
+from gain_mtl.data.importers.common import Entry, split_by_group, write_import
+from gain_mtl.data.layout import DataError, image_files
 
 GOOD = "good"
 

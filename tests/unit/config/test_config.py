@@ -67,3 +67,23 @@ def test_invalid_yaml_names_the_file(tmp_path) -> None:
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("overrides", [[], ["train.epochs=2"]])
+@pytest.mark.parametrize(("text", "kind"), [("- train\n- model\n", "list"), ("S5\n", "str")])
+def test_a_top_level_that_is_no_mapping_names_the_file(tmp_path, overrides, text, kind) -> None:
+    bad = tmp_path / "flat.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=rf"flat\.yaml: the top level must map sections .* got a {kind}"):
+        load_config(bad, overrides)
+
+
+def test_an_empty_section_takes_overrides(tmp_path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("train:\nmodel:\n  backbone: test_efficientnet\n")
+    cfg = load_config(path, ["train.epochs=2"])
+    assert cfg.train.epochs == 2 and cfg.model.backbone == "test_efficientnet"
+    assert cfg.train.lr == Config().train.lr
+    empty = tmp_path / "nothing.yaml"
+    empty.write_text("")
+    assert load_config(empty, ["train.epochs=3"]).train.epochs == 3

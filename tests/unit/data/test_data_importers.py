@@ -104,3 +104,20 @@ def test_import_refuses_existing_output_unless_forced(tmp_path):
     assert (tmp_path / "out" / "import.json").is_file()
     assert np.array_equal(read_mask(tmp_path / "out" / "masks" / "defective" / "test_crack__000.png", None),
                           read_mask(src / "ground_truth" / "crack" / "000_mask.png", None))
+
+
+def test_a_mask_opencv_cannot_write_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    import cv2
+
+    src = mvtec_tree(tmp_path / "bottle")
+    monkeypatch.setattr(cv2, "imwrite", lambda path, image: False)
+    with pytest.raises(DataError, match=r"masks/defective/test_crack__000\.png: OpenCV could not write"):
+        import_mvtec(src, tmp_path / "out", test_ratio=0.5, seed=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_readme_in_a_source_folder_is_skipped(tmp_path):
+    src = mvtec_tree(tmp_path / "bottle")
+    (src / "train" / "good" / "readme.txt").write_text("license")
+    import_mvtec(src, tmp_path / "out", test_ratio=0.5, seed=0)
+    assert Counter(s.label for s in scan_dataset(tmp_path / "out")) == {0: 6, 1: 4}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -75,3 +76,25 @@ def test_edited_manifest_and_wrong_root_are_refused(make_dataset, tmp_path):
 def test_bad_ratio_is_refused(make_dataset, ratio):
     with pytest.raises(DataError, match=f"split ratio {ratio} must be in"):
         make_split(scan_dataset(make_dataset()), ratio, seed=0)
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda raw: raw["train"][0].pop("label"), "'train' list lacks the key 'label'"),
+    (lambda raw: raw["val"].append("images/train/normal/x.png"), "'val' list is malformed"),
+    (lambda raw: raw["test"][0].update(label="defective"), "'test' list is malformed"),
+])
+def test_a_manifest_entry_without_its_keys_is_named(make_dataset, tmp_path, edit, fragment):
+    root = make_dataset(COUNTS)
+    path = write_manifest(make_split(scan_dataset(root), 0.2, seed=1), tmp_path / "split.json")
+    raw = json.loads(path.read_text())
+    edit(raw)
+    path.write_text(json.dumps(raw))
+    with pytest.raises(DataError, match=re.escape(f"{path}: an entry of its {fragment}")):
+        read_manifest(path, root)
+
+
+def test_a_manifest_that_is_no_json_object_is_named(make_dataset, tmp_path):
+    path = tmp_path / "split.json"
+    path.write_text("[]")
+    with pytest.raises(DataError, match=re.escape(f"{path}: not a split manifest") + ".*a JSON list"):
+        read_manifest(path, make_dataset(COUNTS))

@@ -114,3 +114,12 @@ def test_a_failure_midway_leaves_nothing(tmp_path, monkeypatch):
 def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     with pytest.raises(DataError, match=message):
         synthesize(tmp_path / "d", seed=0, **kwargs)
+
+
+def test_an_image_opencv_cannot_write_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    import cv2
+
+    monkeypatch.setattr(cv2, "imwrite", lambda path, image: not path.endswith("/masks/defective/part_00002.png"))
+    with pytest.raises(DataError, match=r"masks/defective/part_00002\.png: OpenCV could not write"):
+        synthesize(tmp_path / "d", 3, 3, 32, seed=0)
+    assert list(tmp_path.iterdir()) == []

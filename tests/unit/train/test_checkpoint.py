@@ -58,3 +58,19 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_load_model_keeps_the_trained_config_and_reads_no_weights_file(tmp_path):
+    from gain_mtl.config import load_config
+    from gain_mtl.models.network import GainMTL
+    from gain_mtl.train.checkpoint import load_model
+
+    # Loading the named weights file (absent here) or the hub would fail: the checkpoint's own win.
+    config = load_config("tiny", ["model.pretrained=true", "model.weights=absent.safetensors"])
+    path = save_checkpoint(tmp_path / "best.pt", {
+        "model": GainMTL(config.model, load_weights=False).state_dict(), "config": config.to_dict(),
+        "meta": {"threshold": 0.3},
+    })
+    model, loaded, meta = load_model(path)
+    assert loaded == config and loaded.digest() == config.digest()
+    assert not model.training and meta == {"threshold": 0.3}
