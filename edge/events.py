@@ -20,6 +20,7 @@ REASON_UNREADABLE = "unreadable"        # the source gave something that is not 
 REASON_TIMEOUT = "timeout"              # no verdict within --deadline-ms of capture
 REASON_OVERFLOW = "overflow"            # every-frame mode: the queue was full, the frame was not inspected
 REASON_INFERENCE_ERROR = "inference_error"
+REASON_INFERENCE_TIMEOUT = "inference_timeout"  # the runner returned nothing for the frame: a lost request
 REASON_INVALID_OUTPUT = "invalid_output"  # NaN or out-of-range score
 
 

@@ -39,16 +39,14 @@ import numpy as np
 
 from edge.backends.base import Runner
 from edge.decision import Verdict, decide, fault
-from edge.events import (ACCEPT, FAULT, REASON_INFERENCE_ERROR, REASON_OVERFLOW, REASON_TIMEOUT, REASON_UNREADABLE,
-                         REJECT, Event, status)
+from edge.events import (ACCEPT, FAULT, REASON_INFERENCE_ERROR, REASON_INFERENCE_TIMEOUT, REASON_OVERFLOW, REASON_TIMEOUT,
+                         REASON_UNREADABLE, REJECT, Event, status)
 from edge.preprocess import resize_frame
 from edge.sinks.base import FrameContext, Sink
 from edge.sources import Frame, Source
 
 MODES = ("every-frame", "latest")
 _SENTINEL = object()
-# The runner returned nothing for the frame within ``inference_timeout_s``.
-REASON_INFERENCE_TIMEOUT = "inference_timeout"
 # Not a latency target (that is --deadline-ms) but the point where a result is lost rather than
 # late: the slowest batch-1 inference in this repository's reports (efficientnetv2_s-512, ONNX
 # Runtime INT8 on 2 CPU cores) takes under 1 s at its worst, so 10 s never faults a frame of a
