@@ -12,11 +12,7 @@ from pathlib import Path
 
 import click
 
-
-class ConfigError(click.ClickException):
-    """Bad input (bundle, backend, data folder, report): message and exit code 2."""
-
-    exit_code = 2
+from gain_mtl.cli.errors import InputError
 
 
 def _csv(kind: type = str):
@@ -78,7 +74,7 @@ def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], pre
         report = run_bench(bundle, settings, references, command=command, log=lambda m: click.echo(m, err=True))
         write_outputs(report, out)
     except (BenchError, BundleError, BackendError) as exc:
-        raise ConfigError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     click.echo(f"report: {out / 'report.md'}")
 
 
@@ -92,5 +88,5 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     try:
         compare_reports(reports, out)
     except BenchError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     click.echo(f"comparison: {out / 'compare.md'}")

@@ -19,10 +19,6 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
-# The name ``gainctl run`` and ``gainctl bench`` raise it under.
-ConfigError = InputError
-
-
 @contextlib.contextmanager
 def input_errors() -> Iterator[None]:
     """Library ValueErrors (DataError, TrainError, ...) and refused overwrites -> :class:`InputError`."""

@@ -14,12 +14,7 @@ import click
 
 from edge.backends import BACKEND_NAMES
 from edge.bundle import PRECISIONS
-
-
-class ConfigError(click.ClickException):
-    """A configuration the run cannot start with: message and exit code 2."""
-
-    exit_code = 2
+from gain_mtl.cli.errors import InputError
 
 
 @click.command("run")
@@ -57,7 +52,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
     from edge.sources import SourceError, open_source
 
     if deadline_ms is not None and deadline_ms <= 0:
-        raise ConfigError(f"--deadline-ms must be positive, got {deadline_ms}")
+        raise InputError(f"--deadline-ms must be positive, got {deadline_ms}")
     opened: list = []
     try:
         bundle = load_bundle(model)
@@ -78,10 +73,10 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
         _close_all(opened)
-        raise ConfigError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     except ValueError as exc:  # e.g. an OpenVINO device that is not present
         _close_all(opened)
-        raise ConfigError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
 
     for sink in opened:
         for note in sink.notes():
@@ -93,7 +88,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
     except ValueError as exc:
         runner.deactivate()
         _close_all(opened)
-        raise ConfigError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     previous = _install_stop_handlers(pipeline)
     try:
         summary = pipeline.run()
