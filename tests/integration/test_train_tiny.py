@@ -8,6 +8,7 @@ must reproduce the first run's history exactly.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -120,6 +121,13 @@ def test_eval_writes_every_key(s5_run, synth_root, tmp_path):
     val = CliRunner().invoke(main, ["eval", "--checkpoint", str(s5_run / "checkpoints" / "best.pt"),
                                     "--data", str(synth_root), "--split", "val", "--out", str(tmp_path / "v")])
     assert val.exit_code == 0, val.output
+    # A data folder that splits differently (one training image fewer) is refused for val.
+    other = tmp_path / "other-data"
+    shutil.copytree(synth_root, other)
+    next((other / "images" / "train" / "normal").iterdir()).unlink()
+    refused = CliRunner().invoke(main, ["eval", "--checkpoint", str(s5_run / "checkpoints" / "best.pt"),
+                                        "--data", str(other), "--split", "val", "--out", str(tmp_path / "v2")])
+    assert refused.exit_code == 2 and "another train/val split" in refused.output, refused.output
 
 
 @pytest.mark.parametrize("channel_order", ["BGR", "RGB"])

@@ -3,6 +3,8 @@ config on --resume; and the global batch split over processes."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
 
@@ -10,7 +12,7 @@ from gain_mtl.cli import main
 from gain_mtl.cli.train import build_config, without_nproc
 from gain_mtl.config import ConfigError, save_config
 from gain_mtl.train.distributed import DistInfo
-from gain_mtl.train.loaders import per_rank_batch, worker_count
+from gain_mtl.train.loaders import MAX_WORKERS, per_rank_batch, worker_count
 
 
 def test_overrides_then_flags(tmp_path):
@@ -37,6 +39,12 @@ def test_global_batch_divides_over_processes():
     with pytest.raises(ValueError, match="multiple of --nproc"):
         per_rank_batch(cfg, DistInfo(0, 3, 0))
     assert worker_count(0) == 0 and 0 <= worker_count(-1) <= 8
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 0), (2, 1), (4, 3), (64, MAX_WORKERS)])
+def test_auto_workers_leave_a_core_to_the_training_loop(monkeypatch, cores, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert worker_count(-1) == expected
 
 
 def test_a_weights_file_replaces_the_hub_download(tmp_path, monkeypatch):
