@@ -21,6 +21,7 @@ hard-coded: ``Backbone.pyramid_info`` and ``Backbone.head_info`` size the parts 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass
 
@@ -128,11 +129,21 @@ class Backbone(nn.Module):
         return self
 
     def forward(self, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Stem and frozen stages run under ``torch.no_grad()``: nothing upstream of them needs a
+        gradient, so keeping their activations for backward would only cost memory and time.
+        An input that asks for a gradient itself (saliency, attacks) keeps the full graph."""
         m = self.model
-        x = m.bn1(m.conv_stem(images))
-        pyramid = []
-        for index, stage in enumerate(m.blocks):
-            x = stage(x)
+        pyramid: list[torch.Tensor] = []
+        frozen = self.freeze_stages > 0 and not images.requires_grad
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            x = self._stages(m.bn1(m.conv_stem(images)), range(self.freeze_stages), pyramid)
+        x = self._stages(x, range(self.freeze_stages, len(m.blocks)), pyramid)
+        return pyramid, m.bn2(m.conv_head(x))
+
+    def _stages(self, x: torch.Tensor, indices: range, pyramid: list[torch.Tensor]) -> torch.Tensor:
+        """Run the stages ``indices``, appending the pyramid's outputs to ``pyramid``."""
+        for index in indices:
+            x = self.model.blocks[index](x)
             if index in self.pyramid_indices:
                 pyramid.append(x)
-        return pyramid, m.bn2(m.conv_head(x))
+        return x

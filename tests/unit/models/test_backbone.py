@@ -48,3 +48,40 @@ def test_unknown_name_lists_close_names():
 def test_a_model_without_conv_head_is_refused():
     with pytest.raises(ModelError, match="conv_head"):
         Backbone("resnet10t")
+
+
+def _last_frozen_output(backbone: Backbone, images: torch.Tensor) -> tuple[torch.Tensor, list, torch.Tensor]:
+    """Run the backbone, returning the last frozen stage's output as the forward saw it."""
+    seen: list[torch.Tensor] = []
+    hook = backbone.model.blocks[backbone.freeze_stages - 1].register_forward_hook(
+        lambda _m, _i, out: seen.append(out))
+    try:
+        pyramid, head = backbone(images)
+    finally:
+        hook.remove()
+    return seen[0], pyramid, head
+
+
+def test_frozen_stages_keep_no_graph_and_the_rest_still_learns():
+    torch.manual_seed(0)
+    backbone = Backbone("test_efficientnet", freeze_stages=3).train()
+    assert 2 in backbone.pyramid_indices  # a frozen stage feeds the pyramid: its output is used too
+    frozen_out, pyramid, head = _last_frozen_output(backbone, torch.randn(2, 3, 64, 64))
+    assert frozen_out.grad_fn is None and not frozen_out.requires_grad  # nothing kept for backward
+    assert pyramid[0].grad_fn is None and pyramid[-1].grad_fn is not None
+    (head.mean() + sum(p.mean() for p in pyramid)).backward()
+    m = backbone.model
+    assert all(p.grad is None for mod in backbone.frozen_modules() for p in mod.parameters())
+    trainable = [p for mod in (m.blocks[3], m.conv_head, m.bn2) for p in mod.parameters()]
+    assert trainable and all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
+
+
+def test_frozen_stages_give_the_same_outputs_as_with_a_graph():
+    torch.manual_seed(0)
+    backbone = Backbone("test_efficientnet", freeze_stages=2).train()
+    images = torch.randn(2, 3, 64, 64)
+    pyramid, head = backbone(images)
+    full_pyramid, full_head = backbone(images.clone().requires_grad_())  # input gradient: full graph
+    assert torch.allclose(head, full_head) and all(map(torch.allclose, pyramid, full_pyramid))
+    frozen_out, _, _ = _last_frozen_output(backbone, images.clone().requires_grad_())
+    assert frozen_out.grad_fn is not None  # saliency on the input still works
