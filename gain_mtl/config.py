@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+# train.amp: "fp16" is CUDA only; "off" trains in float32.
+AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
 class ConfigError(ValueError):
@@ -70,7 +72,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     # "auto": cuda when available, else cpu.
     device: str = "auto"
-    amp: bool = True
+    # Mixed precision, one of AMP_MODES. "auto": bf16 autocast on a CPU with bf16 instructions
+    # (AMX or AVX-512 BF16), bf16 or fp16 (with a GradScaler) on CUDA, float32 elsewhere. Older
+    # configs and checkpoints wrote true/false: read as "auto"/"off".
+    amp: str | bool = "auto"
     channels_last: bool = True
     seed: int = 42
     deterministic: bool = False
@@ -82,6 +87,12 @@ class TrainConfig:
     best_metric: str = "auroc"
     # Decision threshold is chosen on the validation split to reach this recall.
     target_recall: float = 0.99
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amp, bool):
+            self.amp = "auto" if self.amp else "off"
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"config key 'train.amp' must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
 
 
 @dataclass

@@ -16,6 +16,7 @@ written at the start and after every epoch, so Ctrl-C always leaves a resumable 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ from gain_mtl.train.progress import EpochProgress, summary_line
 
 BACKBONE_STRIDE = 32
 # Keys that may change between an interrupted run and its resumption: where, not what, it trains.
-RESUMABLE_CHANGES = {"train.device", "data.num_workers"}
+# train.amp is resolved per device ("auto" -> bf16 here, fp16 there), so it moves with the device.
+RESUMABLE_CHANGES = {"train.device", "train.amp", "data.num_workers"}
 # key -> (lowest, highest, lowest allowed). Checked up front: the schedule and the threshold choice
 # would only refuse these after the first epoch, leaving a last.pt that blocks a corrected rerun.
 RANGES: dict[str, tuple[float, float, bool]] = {
@@ -159,20 +161,55 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = True
 
 
+def cpu_bf16_feature() -> str | None:
+    """The instruction set that runs bf16 natively on this CPU ("amx_bf16" or "avx512_bf16"), or
+    None. Asked of torch's own CPU detection (what its kernels dispatch on), not of the model name:
+    without these instructions bf16 is emulated and slower than float32."""
+    if torch.cpu._is_amx_tile_supported():
+        return "amx_bf16"
+    if torch.cpu._is_avx512_bf16_supported():
+        return "avx512_bf16"
+    return None
+
+
 @dataclass
 class Amp:
-    """Mixed precision on CUDA: bf16 where the GPU has it, else fp16 with a GradScaler."""
+    """The mixed precision a run uses: autocast dtype (None: float32), the GradScaler fp16 needs,
+    and ``mode`` ("bf16", "fp16" or "off"), the resolved ``train.amp`` the run records."""
 
-    enabled: bool
-    dtype: torch.dtype
+    mode: str
+    dtype: torch.dtype | None
     scaler: torch.amp.GradScaler
+    description: str
+
+    @property
+    def enabled(self) -> bool:
+        return self.dtype is not None
 
     @classmethod
-    def for_device(cls, device: torch.device, wanted: bool) -> "Amp":
-        enabled = wanted and device.type == "cuda"
-        bf16 = enabled and torch.cuda.is_bf16_supported()
-        dtype = torch.bfloat16 if bf16 else torch.float16
-        return cls(enabled, dtype, torch.amp.GradScaler("cuda", enabled=enabled and not bf16))
+    def for_device(cls, device: torch.device, wanted: str) -> "Amp":
+        """Resolve ``train.amp`` for ``device``; TrainError for a precision the device cannot run."""
+        if device.type == "cuda":
+            name = torch.cuda.get_device_name(device)
+            native = name if torch.cuda.is_bf16_supported() else None
+            if wanted == "bf16" and native is None:
+                raise TrainError(f"train.amp=bf16: {name} has no bf16; use train.amp=fp16, auto or off")
+            mode = ("bf16" if native else "fp16") if wanted == "auto" else wanted
+            where = name
+        else:
+            if wanted == "fp16":
+                raise TrainError("train.amp=fp16 is CUDA only (CPU autocast trains in bf16); use "
+                                 "train.amp=bf16, auto or off")
+            native = cpu_bf16_feature()
+            mode = ("bf16" if native else "off") if wanted == "auto" else wanted
+            where = native or "no AMX or AVX-512 BF16: bf16 emulated, slower than float32"
+        if mode == "off":
+            return cls("off", None, torch.amp.GradScaler(device.type, enabled=False),
+                       f"amp: off, float32 on {device.type}" + ("" if wanted == "off" else f" ({where})"))
+        fp16 = mode == "fp16"
+        return cls(mode, torch.float16 if fp16 else torch.bfloat16,
+                   torch.amp.GradScaler(device.type, enabled=fp16),
+                   f"amp: {mode} autocast{' with a GradScaler' if fp16 else ''} on {device.type} ({where})")
 
 
 def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch: int) -> dict[str, Any]:
@@ -198,13 +235,15 @@ class Trainer:
 
     def __init__(self, config: Config, data_root: str | Path, out_dir: str | Path, resume: bool):
         check_config(config)
-        self.config = config
+        self.device = resolve_device(config.train.device)
+        self.amp = Amp.for_device(self.device, config.train.amp)
+        # config.yaml and the checkpoints record the precision used, not the request ("auto").
+        self.config = dataclasses.replace(config, train=dataclasses.replace(config.train, amp=self.amp.mode))
         self.data_root = Path(data_root).resolve()
         self.run_dir = Path(out_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.last_path = self.ckpt_dir / "last.pt"
         self.best_path = self.ckpt_dir / "best.pt"
-        self.device = resolve_device(config.train.device)
         self.resume_state = self._resume_state() if resume else None
         if not resume and self.last_path.exists():
             raise TrainError(
@@ -272,7 +311,9 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epochs)
-        amp = Amp.for_device(self.device, cfg.train.amp)
+        amp = self.amp
+        if info.is_main:
+            print(amp.description, flush=True)
         loss_fn = GainMTLLoss(cfg.loss).to(self.device)
         train_loader, sampler, val_loader = make_loaders(cfg, self.manifest, info, self.device)
         wrapped = model
@@ -297,7 +338,8 @@ class Trainer:
             load_state_strict(model, state["model"], self.last_path)
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            amp.scaler.load_state_dict(state["scaler"])
+            if state["scaler"]:  # empty when the run so far did not use fp16
+                amp.scaler.load_state_dict(state["scaler"])
             start_epoch = int(state["epoch"])
             best_value = float(state["best_value"])
             restore_rng(state["rng"])

@@ -14,7 +14,7 @@ def test_default_is_the_designs_setup() -> None:
     assert cfg.train.batch_size == 16
     assert cfg.train.epochs == 100
     assert cfg.train.lr == pytest.approx(1e-4)
-    assert cfg.train.amp is True
+    assert cfg.train.amp == "auto"
     assert cfg.data.val_ratio == pytest.approx(0.2)
     assert (cfg.augment.hflip, cfg.augment.vflip, cfg.augment.rot90) == (0.5, 0.5, 0.5)
     assert (cfg.augment.color_jitter, cfg.augment.gaussian_noise) == (0.3, 0.2)
