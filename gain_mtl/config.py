@@ -85,8 +85,13 @@ class TrainConfig:
     # Validation metric that picks checkpoints/best (higher is better). AUROC does not depend on a
     # cut; the decision threshold is chosen for target_recall separately.
     best_metric: str = "auroc"
-    # Decision threshold is chosen on the validation split to reach this recall.
+    # Decision threshold is chosen on the validation split to reach this recall on new parts ...
     target_recall: float = 0.99
+    # ... with this confidence, in (0, 1): the chance that the true recall is at least
+    # target_recall (gain_mtl/evaluate/threshold.py). Catching every validation defect supports
+    # the pair only with at least log(1 - confidence) / log(target_recall) of them (22 for 0.9/0.9,
+    # 230 for 0.99/0.9); with fewer, training warns and metrics.json says so.
+    recall_confidence: float = 0.9
 
     def __post_init__(self) -> None:
         if isinstance(self.amp, bool):

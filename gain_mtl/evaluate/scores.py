@@ -1,7 +1,8 @@
 """All metrics of a set of predictions, as the flat dict that metrics.json and history.csv hold.
 
 Classification at the decision threshold and at 0.5; AUROC; CAM and attention quality
-(``cam_*`` / ``attention_*``) and localization over the defective images with a mask.
+(``cam_*`` / ``attention_*``) and localization, at the localization threshold chosen on
+validation, over the defective images with a mask.
 """
 
 from __future__ import annotations
@@ -9,17 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from gain_mtl.evaluate import metrics
+from gain_mtl.evaluate.loc_threshold import choose_loc_threshold
 from gain_mtl.evaluate.predict import Predictions
+from gain_mtl.evaluate.threshold import ThresholdChoice
 
 # Columns of history.csv (prefixed val_); the best checkpoint is picked by one of them.
 HISTORY_KEYS = (
     "accuracy", "precision", "recall", "f1", "auroc", "cam_iou", "attention_iou", "loc_iou",
-    "threshold", "threshold_precision",
+    "threshold", "threshold_precision", "loc_threshold",
 )
 
 
-def score(pred: Predictions, threshold: float) -> dict[str, Any]:
-    """Every metric of the issue; ``*_at_0.5`` repeats classification at the plain 0.5 cut."""
+def score(pred: Predictions, threshold: float, loc_threshold: float = metrics.LOC_THRESHOLD) -> dict[str, Any]:
+    """Every metric of the issue; ``*_at_0.5`` repeats classification at the plain 0.5 cut.
+
+    ``loc_threshold`` binarises the localization maps (the checkpoint's ``loc_threshold``).
+    """
     at_threshold = metrics.classification_metrics(pred.prob, pred.label, threshold)
     at_half = metrics.classification_metrics(pred.prob, pred.label, 0.5)
     with_mask = (pred.label == 1) & pred.has_mask
@@ -39,16 +45,23 @@ def score(pred: Predictions, threshold: float) -> dict[str, Any]:
         "attention_iou": attention["iou"],
         "attention_point_game": attention["point_game"],
         "attention_energy_inside": attention["energy_inside"],
-        **metrics.localization_metrics(pred.localization, pred.mask, with_mask),
+        **metrics.localization_metrics(pred.localization, pred.mask, with_mask, loc_threshold),
         "map_threshold": metrics.MAP_THRESHOLD,
-        "loc_threshold": metrics.LOC_THRESHOLD,
+        "loc_threshold": float(loc_threshold),
     }
 
 
-def history_metrics(pred: Predictions, threshold: float, threshold_precision: float) -> dict[str, Any]:
-    """The validation columns of one epoch: classification at 0.5, maps, the chosen threshold."""
-    full = score(pred, threshold)
+def history_metrics(pred: Predictions, choice: ThresholdChoice) -> dict[str, Any]:
+    """The validation record of one epoch: the HISTORY_KEYS (classification at 0.5, maps, the
+    chosen thresholds), plus the rest of the decision threshold's choice (its expected recall).
+
+    The localization threshold is chosen here on the same predictions, and ``loc_iou`` is measured
+    at it: that is the map the checkpoint will be used with.
+    """
+    with_mask = (pred.label == 1) & pred.has_mask
+    loc_threshold = choose_loc_threshold(pred.localization, pred.mask, with_mask)
+    full = score(pred, choice.threshold, loc_threshold)
     row = {k: full["at_0.5"][k] for k in ("accuracy", "precision", "recall", "f1")}
-    row.update({k: full[k] for k in ("auroc", "cam_iou", "attention_iou", "loc_iou")})
-    row.update(threshold=threshold, threshold_precision=threshold_precision)
+    row.update({k: full[k] for k in ("auroc", "cam_iou", "attention_iou", "loc_iou", "loc_threshold")})
+    row.update(choice.to_dict())
     return row

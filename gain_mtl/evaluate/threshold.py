@@ -1,18 +1,42 @@
-"""The decision threshold: one that catches ``target_recall`` of the defects, placed mid-gap.
+"""The decision threshold: one that catches ``target_recall`` of new defects with a stated confidence.
 
 A missed defect is the costliest error on a line (design section 6), so the threshold is chosen
 for recall on the validation split and the precision it costs is reported beside it.
 
-Any threshold between the last defect that must be caught and the next lower score gives the same
-validation decisions; the highest of them (the defect's own score) leaves no margin, so a part
-scoring a hair lower in the field, or the same part through an INT8 model, flips to *accept*. The
-threshold sits in the middle of that gap instead, measured in logits because the probabilities
-are sigmoid outputs and a gap between 0.98 and 0.999 is as wide as one between 0.3 and 0.7.
+Why not "catch ``target_recall`` of the validation defects": with 30 validation defects, a
+threshold that catches 29 of them (recall 0.967 on validation) catches, on new parts, a recall
+that is itself a random number, below the target about half the time. The rule here says how
+often.
+
+The rule (distribution-free, the split-conformal argument): let the n validation defects score
+s_(1) <= ... <= s_(n). Rejecting everything at or above s_(j) has, on new defects from the same
+distribution, the true recall R_j = 1 - F(s_(j)), where F is the (continuous) distribution of a
+defect's score. F(s_(j)) is the j-th order statistic of n uniforms, so R_j ~ Beta(n - j + 1, j),
+whatever the model and the data. The threshold uses the largest j (the highest threshold, so the
+best precision) with P(R_j >= target_recall) >= ``recall_confidence``. When even j = 1 (catch every
+validation defect) falls short, i.e. n < log(1 - confidence) / log(target_recall), j = 1 is used and
+a warning names the number of defects the target needs. The central ``RECALL_INTERVAL_LEVEL``
+interval and the mean of Beta(n - j + 1, j) are reported with the threshold as its expected
+recall; ``split_recall_interval`` widens that interval for the finite number of defects an
+evaluation split holds (the count caught is then Beta-binomial), which is what a measured recall
+can be checked against. Ties between defect scores make the statement conservative (rejecting at
+s_(j) then catches the tied scores too).
+
+Placement: any threshold between s_(j) and the next lower score gives the same validation
+decisions; the highest of them (s_(j) itself) leaves no margin, so a part scoring a hair lower in
+the field, or the same part through an INT8 model, flips to *accept*. The threshold sits in the
+middle of that gap instead, measured in logits because the probabilities are sigmoid outputs and a
+gap between 0.98 and 0.999 is as wide as one between 0.3 and 0.7. Rejecting a little more than
+s_(j) only raises recall, so the confidence statement still holds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +44,48 @@ from gain_mtl.evaluate.metrics import classification_metrics
 
 # Used when the validation split holds no defect, so no recall can be targeted.
 FALLBACK_THRESHOLD = 0.5
+# The reported expected-recall interval: central 90 % of the recall's distribution.
+RECALL_INTERVAL_LEVEL = 0.9
 _EPS = 1e-7
+# Confidence comparisons tolerate float rounding in the Beta tail (e.g. 1 - 0.9**22 vs 0.9).
+_TOLERANCE = 1e-12
+
+
+class RecallWarning(UserWarning):
+    """The validation split holds too few defects to support the target recall at the confidence."""
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """A decision threshold and what validation says about the recall it gives on new parts.
+
+    Field names are those of metrics.json, the checkpoint meta and bundle.json (``to_dict``).
+    ``threshold_rank`` is j: the j-th lowest validation defect score is the lowest one rejected.
+    The recall fields are None when validation holds no defect.
+    """
+
+    threshold: float
+    threshold_precision: float
+    target_recall: float
+    recall_confidence: float
+    n_val_defects: int
+    threshold_rank: int | None
+    expected_recall: float | None
+    expected_recall_interval: tuple[float, float] | None
+    recall_interval_level: float
+    recall_confidence_achieved: float | None
+    threshold_supported: bool
+    threshold_warning: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.expected_recall_interval is not None:
+            data["expected_recall_interval"] = list(self.expected_recall_interval)
+        return data
+
+
+# Keys of ThresholdChoice.to_dict(), for the records that carry a choice (checkpoint meta, metrics.json).
+CHOICE_KEYS = tuple(f.name for f in dataclasses.fields(ThresholdChoice))
 
 
 def _logit(p: float) -> float:
@@ -28,27 +93,104 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def choose_threshold(prob: np.ndarray, label: np.ndarray, target_recall: float) -> tuple[float, float]:
-    """Return ``(threshold, precision)`` for the rule ``prob >= threshold`` -> defective.
+def _check_unit(name: str, value: float, one_allowed: bool) -> None:
+    if not (0.0 < value <= 1.0 if one_allowed else 0.0 < value < 1.0):
+        raise ValueError(f"{name} must be in (0, 1{']' if one_allowed else ')'}, got {value}")
 
-    With k = ceil(target_recall * defects), the k-th highest defect probability is the lowest
-    score that must be rejected; the threshold is the logit midpoint between it and the highest
-    score below it (of any class), or that defect's score when nothing scores lower.
+
+def defects_needed(target_recall: float, confidence: float) -> float:
+    """The fewest validation defects for which catching all of them supports the target: the
+    smallest n with 1 - target_recall**n >= confidence (inf for a target recall of 1)."""
+    if target_recall >= 1.0:
+        return math.inf
+    return float(math.ceil(math.log(1.0 - confidence) / math.log(target_recall) - 1e-9))
+
+
+def recall_interval(n_defects: int, rank: int, level: float = RECALL_INTERVAL_LEVEL) -> tuple[float, float]:
+    """Central ``level`` interval of Beta(n - j + 1, j): the true recall of rejecting from the
+    ``rank``-th lowest of ``n_defects`` validation defect scores up."""
+    from scipy.stats import beta
+
+    low, high = beta.ppf([(1.0 - level) / 2.0, (1.0 + level) / 2.0], n_defects - rank + 1, rank)
+    return float(low), float(high)
+
+
+def split_recall_interval(
+    n_defects: int, rank: int, split_defects: int, level: float = RECALL_INTERVAL_LEVEL
+) -> tuple[float, float]:
+    """Central ``level`` interval of the recall *measured* on ``split_defects`` new defects.
+
+    The true recall is Beta(n - j + 1, j); the number of the split's defects caught is then
+    Beta-binomial(split_defects, n - j + 1, j), so this interval is wider than ``recall_interval``
+    by the split's own sampling noise. A measured recall outside it says the split is not
+    distributed like validation (or the model changed), not bad luck at the stated level.
     """
-    if not 0.0 < target_recall <= 1.0:
-        raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+    from scipy.stats import betabinom
+
+    if split_defects < 1:
+        raise ValueError(f"split_defects must be at least 1, got {split_defects}")
+    low, high = betabinom.ppf([(1.0 - level) / 2.0, (1.0 + level) / 2.0], split_defects, n_defects - rank + 1, rank)
+    return float(low) / split_defects, float(high) / split_defects
+
+
+def _mid_gap(prob: np.ndarray, lowest_caught: float) -> float:
+    """The logit midpoint between ``lowest_caught`` and the highest score below it (any class)."""
+    below = prob[prob < lowest_caught]
+    if not below.size:
+        return lowest_caught
+    mid = 0.5 * (_logit(lowest_caught) + _logit(float(below.max())))
+    # Never above the defect's own score, which rounding at the clip could otherwise do.
+    return min(lowest_caught, 1.0 / (1.0 + math.exp(-mid)))
+
+
+def choose_threshold(
+    prob: np.ndarray,
+    label: np.ndarray,
+    target_recall: float,
+    confidence: float,
+    level: float = RECALL_INTERVAL_LEVEL,
+) -> ThresholdChoice:
+    """The threshold for the rule ``prob >= threshold`` -> defective; see the module docstring.
+
+    Warns (RecallWarning, shown once per calling line) when validation holds too few defects for
+    ``target_recall`` at ``confidence``; the choice carries the same text in ``threshold_warning``.
+    """
+    from scipy.stats import beta
+
+    _check_unit("target_recall", target_recall, one_allowed=True)
+    _check_unit("confidence", confidence, one_allowed=False)
+    _check_unit("level", level, one_allowed=False)
     prob = np.asarray(prob, dtype=np.float64)
     label = np.asarray(label).astype(bool)
-    positives = np.sort(prob[label])[::-1]
-    if positives.size == 0:
-        threshold = FALLBACK_THRESHOLD
-    else:
-        k = max(1, math.ceil(target_recall * positives.size - 1e-9))
-        lowest_caught = float(positives[k - 1])
-        below = prob[prob < lowest_caught]
-        threshold = lowest_caught
-        if below.size:
-            mid = 0.5 * (_logit(lowest_caught) + _logit(float(below.max())))
-            # Never above the defect's own score, which rounding at the clip could otherwise do.
-            threshold = min(lowest_caught, 1.0 / (1.0 + math.exp(-mid)))
-    return threshold, classification_metrics(prob, label, threshold)["precision"]
+    positives = np.sort(prob[label])
+    n = int(positives.size)
+    common = {"target_recall": target_recall, "recall_confidence": confidence, "n_val_defects": n,
+              "recall_interval_level": level}
+    if n == 0:
+        text = "validation holds no defects; no recall can be targeted: add defective images to validation"
+        warnings.warn(text, RecallWarning, stacklevel=2)
+        return ThresholdChoice(
+            FALLBACK_THRESHOLD, classification_metrics(prob, label, FALLBACK_THRESHOLD)["precision"], **common,
+            threshold_rank=None, expected_recall=None, expected_recall_interval=None,
+            recall_confidence_achieved=None, threshold_supported=False, threshold_warning=text,
+        )
+    ranks = np.arange(1, n + 1)
+    # P(R_j >= target) for every j; it falls as j rises (a higher threshold catches less).
+    achieved = beta.sf(target_recall, n - ranks + 1, ranks)
+    enough = np.flatnonzero(achieved >= confidence - _TOLERANCE)
+    supported = enough.size > 0
+    rank = int(enough[-1]) + 1 if supported else 1
+    text = None
+    if not supported:
+        needed = defects_needed(target_recall, confidence)
+        need = "cannot be supported by any number of defects" if math.isinf(needed) else f"needs at least {int(needed)}"
+        text = (f"validation holds {n} defect{'' if n == 1 else 's'}; target recall {target_recall:g} with "
+                f"confidence {confidence:g} {need}; add defects or lower train.target_recall / train.recall_confidence")
+        warnings.warn(text, RecallWarning, stacklevel=2)
+    threshold = _mid_gap(prob, float(positives[rank - 1]))
+    return ThresholdChoice(
+        threshold, classification_metrics(prob, label, threshold)["precision"], **common,
+        threshold_rank=rank, expected_recall=(n - rank + 1) / (n + 1),
+        expected_recall_interval=recall_interval(n, rank, level),
+        recall_confidence_achieved=float(achieved[rank - 1]), threshold_supported=supported, threshold_warning=text,
+    )

@@ -187,9 +187,13 @@ class BundleBuilder:
 
     def _threshold_rule(self, prob: np.ndarray, labels: np.ndarray) -> float:
         """The threshold for the target recall on validation scores ``prob``."""
+        return self._choose(prob, labels).threshold
+
+    def _choose(self, prob: np.ndarray, labels: np.ndarray):
+        """The run's threshold rule (target recall at the run's confidence) on validation scores ``prob``."""
         from gain_mtl.evaluate.threshold import choose_threshold
 
-        return float(choose_threshold(prob, labels, self.opt["target_recall"])[0])
+        return choose_threshold(prob, labels, self.opt["target_recall"], self.opt["recall_confidence"])
 
     def _choose_thresholds(self, precision: str) -> None:
         """Each ``precision`` model's threshold for the target recall, on its own validation scores.

@@ -138,6 +138,7 @@ def export_bundle(
         "calib_size": calib_size or run.config.export.calib_size,
         "accuracy_guard": accuracy_guard,
         "target_recall": target_recall or run.meta.get("target_recall") or run.config.train.target_recall,
+        "recall_confidence": run.meta.get("recall_confidence") or run.config.train.recall_confidence,
         "calib_method": calib_method or run.config.export.calib_method,
         "keep_heads_float": keep_heads_float,
     }

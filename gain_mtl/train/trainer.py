@@ -8,7 +8,10 @@ and TensorBoard events under ``tensorboard/`` when tensorboard is installed.
 ``best.pt`` is the epoch with the highest ``val_<train.best_metric>`` (default ``auroc``: it does not
 depend on a cut, while the decision threshold is chosen for the target recall anyway; ties keep the
 earlier epoch). Every checkpoint's ``meta.threshold`` is the decision
-threshold chosen on that epoch's validation predictions for ``train.target_recall``.
+threshold chosen on that epoch's validation predictions for ``train.target_recall`` at
+``train.recall_confidence``, with its expected recall on new parts
+(:mod:`gain_mtl.evaluate.threshold`), and ``meta.loc_threshold`` the localization map's threshold
+chosen on the same predictions (:mod:`gain_mtl.evaluate.loc_threshold`).
 
 Everything that can be wrong with the inputs is checked before the first step; ``last.pt`` is
 written at the start and after every epoch, so Ctrl-C always leaves a resumable run.
@@ -44,13 +47,15 @@ BACKBONE_STRIDE = 32
 # Keys that may change between an interrupted run and its resumption: where, not what, it trains.
 # train.amp is resolved per device ("auto" -> bf16 here, fp16 there), so it moves with the device.
 RESUMABLE_CHANGES = {"train.device", "train.amp", "data.num_workers"}
-# key -> (lowest, highest, lowest allowed). Checked up front: the schedule and the threshold choice
-# would only refuse these after the first epoch, leaving a last.pt that blocks a corrected rerun.
-RANGES: dict[str, tuple[float, float, bool]] = {
-    "train.target_recall": (0.0, 1.0, False),
-    "train.loc_warmup_ratio": (0.0, 1.0, True),
-    "train.s6_alpha_start": (0.0, 1.0, True),
-    "train.s6_alpha_end": (0.0, 1.0, True),
+# key -> (lowest, highest, lowest allowed, highest allowed). Checked up front: the schedule and the
+# threshold choice would only refuse these after the first epoch, leaving a last.pt that blocks a
+# corrected rerun.
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "train.target_recall": (0.0, 1.0, False, True),
+    "train.recall_confidence": (0.0, 1.0, False, False),
+    "train.loc_warmup_ratio": (0.0, 1.0, True, True),
+    "train.s6_alpha_start": (0.0, 1.0, True, True),
+    "train.s6_alpha_end": (0.0, 1.0, True, True),
 }
 COUNTS = ("train.epochs", "train.batch_size")
 
@@ -89,10 +94,10 @@ def check_config(config: Config) -> None:
     for key in COUNTS:
         if values[key] < 1:
             raise TrainError(f"{key} must be at least 1, got {values[key]}")
-    for key, (low, high, low_allowed) in RANGES.items():
+    for key, (low, high, low_allowed, high_allowed) in RANGES.items():
         value = values[key]
-        if not (low <= value if low_allowed else low < value) or value > high:
-            interval = f"{'[' if low_allowed else '('}{low:g}, {high:g}]"
+        if not (low <= value if low_allowed else low < value) or not (value <= high if high_allowed else value < high):
+            interval = f"{'[' if low_allowed else '('}{low:g}, {high:g}{']' if high_allowed else ')'}"
             raise TrainError(f"{key} must be in {interval}, got {value}")
     if config.train.best_metric not in HISTORY_KEYS:
         raise TrainError(
@@ -213,13 +218,18 @@ class Amp:
 
 
 def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch: int) -> dict[str, Any]:
+    from gain_mtl.evaluate.metrics import LOC_THRESHOLD
+    from gain_mtl.evaluate.threshold import CHOICE_KEYS
+
     return {
         "strategy": config.train.strategy,
         "backbone": config.model.backbone,
         "image_size": config.data.image_size,
-        "threshold": val["threshold"],
-        "threshold_precision": val["threshold_precision"],
+        # The decision threshold and its expected recall (the untrained epoch 0 has a threshold only).
+        **{key: val.get(key) for key in CHOICE_KEYS},
         "target_recall": config.train.target_recall,
+        "recall_confidence": config.train.recall_confidence,
+        "loc_threshold": val.get("loc_threshold", LOC_THRESHOLD),
         "val_metrics": val,
         "epoch": epoch,
         "best_metric": config.train.best_metric,
@@ -363,8 +373,8 @@ class Trainer:
                 row = self._train_epoch(epoch, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, info)
                 if info.is_main:
                     pred = predict(model, val_loader, cfg.train.strategy, self.device)
-                    threshold, precision = choose_threshold(pred.prob, pred.label, cfg.train.target_recall)
-                    val = history_metrics(pred, threshold, precision)
+                    val = history_metrics(pred, choose_threshold(
+                        pred.prob, pred.label, cfg.train.target_recall, cfg.train.recall_confidence))
                     row.update({f"val_{k}": val[k] for k in HISTORY_KEYS})
                     history.append(row)
                     meta = _meta(cfg, self.manifest, self.data_root, val, epoch + 1)
@@ -457,11 +467,11 @@ class Trainer:
 
     def _write_metrics(self, meta: dict[str, Any]) -> None:
         from edge.atomic import atomic_write_json
+        from gain_mtl.evaluate.threshold import CHOICE_KEYS
 
         atomic_write_json(self.run_dir / "metrics.json", {
             "split": "val", "epoch": meta["epoch"], "best_metric": f"val_{meta['best_metric']}",
-            "threshold": meta["threshold"], "threshold_precision": meta["threshold_precision"],
-            "target_recall": meta["target_recall"], **meta["val_metrics"],
+            **{key: meta[key] for key in CHOICE_KEYS}, "loc_threshold": meta["loc_threshold"], **meta["val_metrics"],
         })
 
     def _tensorboard(self, info: DistInfo):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from gain_mtl.evaluate import metrics as m
-from gain_mtl.evaluate.threshold import choose_threshold
 
 
 def test_classification_at_threshold_by_hand():
@@ -95,30 +94,3 @@ def test_explanation_metrics_average_only_selected():
     assert first == pytest.approx({"iou": 1.0, "point_game": 1.0, "energy_inside": 1.0})
     assert m.explanation_metrics(maps, masks, np.array([False, False]))["iou"] is None
 
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _logit(p: float) -> float:
-    return float(np.log(p / (1.0 - p)))
-
-
-def test_choose_threshold_reaches_target_recall_mid_gap():
-    prob = np.array([0.95, 0.9, 0.7, 0.3, 0.8, 0.5, 0.2, 0.1])
-    label = np.array([1, 1, 1, 1, 0, 0, 0, 0])
-    # 3 of 4 defects: down to the third highest, 0.7; the next score below is the normal at 0.5.
-    thr, precision = choose_threshold(prob, label, 0.75)
-    assert thr == pytest.approx(_sigmoid((_logit(0.7) + _logit(0.5)) / 2))
-    assert 0.5 < thr < 0.7
-    assert precision == pytest.approx(3 / 4)  # 0.95, 0.9, 0.7 and the normal at 0.8
-    # All 4: down to 0.3, mid-way to the normal at 0.2.
-    thr, precision = choose_threshold(prob, label, 0.99)
-    assert thr == pytest.approx(_sigmoid((_logit(0.3) + _logit(0.2)) / 2))
-    assert precision == pytest.approx(4 / 6)
-    assert m.classification_metrics(prob, label, thr)["recall"] == 1.0
-    # Nothing scores below the lowest defect: the threshold is that defect's score.
-    thr, _ = choose_threshold(np.array([0.6, 0.9, 0.7]), np.array([1, 1, 0]), 1.0)
-    assert thr == pytest.approx(0.6)
-    with pytest.raises(ValueError, match="target_recall"):
-        choose_threshold(prob, label, 0.0)
