@@ -82,9 +82,10 @@ class TrainConfig:
     loc_warmup_ratio: float = 0.5
     s6_alpha_start: float = 0.5
     s6_alpha_end: float = 0.0
-    # Validation metric that picks checkpoints/best (higher is better). AUROC does not depend on a
-    # cut; the decision threshold is chosen for target_recall separately.
-    best_metric: str = "auroc"
+    # Validation metric that picks checkpoints/best (higher is better) among the epochs that train
+    # every loss at full weight. "auto": AUROC for S1-S3, AUROC + loc IoU for S4-S6 (see
+    # gain_mtl/train/selection.py); or "auroc+loc_iou", or one val_* column of history.csv.
+    best_metric: str = "auto"
     # Decision threshold is chosen on the validation split to reach this recall on new parts ...
     target_recall: float = 0.99
     # ... with this confidence, in (0, 1): the chance that the true recall is at least

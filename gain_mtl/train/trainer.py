@@ -5,11 +5,11 @@ RUN/ holds ``config.yaml`` (resolved), ``split.json``, ``history.csv`` (one row 
 ``checkpoints/last.pt`` and ``checkpoints/best.pt``, ``metrics.json`` (validation metrics of best),
 and TensorBoard events under ``tensorboard/`` when tensorboard is installed.
 
-``best.pt`` is the epoch with the highest ``val_<train.best_metric>`` (default ``auroc``: it does not
-depend on a cut, while the decision threshold is chosen for the target recall anyway; ties keep the
-earlier epoch). Every checkpoint's ``meta.threshold`` is the decision
-threshold chosen on that epoch's validation predictions for ``train.target_recall`` at
-``train.recall_confidence``, with its expected recall on new parts
+``best.pt`` is the epoch with the highest validation ``train.best_metric`` among the epochs that
+train every loss of the strategy at full weight (the rule and the default metric are in
+:mod:`gain_mtl.train.selection`; ties keep the earlier epoch). Every checkpoint's
+``meta.threshold`` is the decision threshold chosen on that epoch's validation predictions for
+``train.target_recall`` at ``train.recall_confidence``, with its expected recall on new parts
 (:mod:`gain_mtl.evaluate.threshold`), and ``meta.loc_threshold`` the localization map's threshold
 chosen on the same predictions (:mod:`gain_mtl.evaluate.loc_threshold`).
 
@@ -42,6 +42,7 @@ from gain_mtl.train.checkpoint import (
 from gain_mtl.train.distributed import DistInfo, barrier, init_distributed, shutdown
 from gain_mtl.train.history import HistoryWriter, history_columns
 from gain_mtl.train.progress import EpochProgress, summary_line
+from gain_mtl.train.selection import metric_value, resolve_metric
 
 BACKBONE_STRIDE = 32
 # Keys that may change between an interrupted run and its resumption: where, not what, it trains.
@@ -78,6 +79,7 @@ def check_config(config: Config) -> None:
     """Strategy, image size, counts, ranges, best metric: every config error before any data is read."""
     from gain_mtl.evaluate.scores import HISTORY_KEYS
     from gain_mtl.schedule import check_strategy
+    from gain_mtl.train.selection import allowed_metrics
 
     try:
         check_strategy(config.train.strategy)
@@ -99,10 +101,11 @@ def check_config(config: Config) -> None:
         if not (low <= value if low_allowed else low < value) or not (value <= high if high_allowed else value < high):
             interval = f"{'[' if low_allowed else '('}{low:g}, {high:g}{']' if high_allowed else ')'}"
             raise TrainError(f"{key} must be in {interval}, got {value}")
-    if config.train.best_metric not in HISTORY_KEYS:
+    allowed = allowed_metrics(HISTORY_KEYS)
+    if config.train.best_metric not in allowed:
         raise TrainError(
             f"train.best_metric {config.train.best_metric!r} is not a validation metric; "
-            f"choose one of: {', '.join(HISTORY_KEYS)}"
+            f"choose one of: {', '.join(allowed)}"
         )
 
 
@@ -232,7 +235,7 @@ def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch:
         "loc_threshold": val.get("loc_threshold", LOC_THRESHOLD),
         "val_metrics": val,
         "epoch": epoch,
-        "best_metric": config.train.best_metric,
+        "best_metric": resolve_metric(config.train.strategy, config.train.best_metric),
         "split_digest": manifest.digest(),
         "config_digest": config.digest(),
         "gain_mtl_version": __version__,
@@ -340,6 +343,7 @@ class Trainer:
         from gain_mtl.schedule import LOSS_NAMES
 
         cfg = self.config
+        eligible = self._eligibility(info)
         model, wrapped, optimizer, scheduler, amp, loss_fn, train_loader, sampler, val_loader = self._build(info)
         columns = history_columns(LOSS_NAMES, HISTORY_KEYS)
         start_epoch, best_value = 0, -math.inf
@@ -378,10 +382,12 @@ class Trainer:
                     row.update({f"val_{k}": val[k] for k in HISTORY_KEYS})
                     history.append(row)
                     meta = _meta(cfg, self.manifest, self.data_root, val, epoch + 1)
-                    value = val[cfg.train.best_metric]
-                    value = -math.inf if value is None else float(value)
-                    improved = value > best_value
-                    best_value = max(best_value, value)
+                    value = metric_value(val, meta["best_metric"])
+                    value = -math.inf if value is None else value
+                    # The first eligible epoch is kept even when its metric is undefined (None).
+                    improved = eligible(epoch) and (value > best_value or not self.best_path.exists())
+                    if eligible(epoch):
+                        best_value = max(best_value, value)
                     self._save(self.last_path, model, optimizer, scheduler, amp, epoch + 1, best_value, meta)
                     if improved:
                         self._save(self.best_path, model, optimizer, scheduler, amp, epoch + 1, best_value, meta)
@@ -391,7 +397,7 @@ class Trainer:
                             if isinstance(v, (int, float)) and key != "epoch":
                                 writer.add_scalar(key, v, epoch + 1)
                         writer.flush()
-                    print(summary_line(row, cfg.train.best_metric, time.perf_counter() - started), flush=True)
+                    print(summary_line(row, meta["best_metric"], time.perf_counter() - started), flush=True)
                 barrier(info)
         except KeyboardInterrupt:
             if info.is_main:
@@ -402,6 +408,24 @@ class Trainer:
             if writer is not None:
                 writer.close()
         return self.run_dir
+
+    def _eligibility(self, info: DistInfo):
+        """``epoch -> bool``: may this 0-based epoch become best.pt (see gain_mtl.train.selection)?
+        Says once, at the start, from which epoch on, or that the run is too short for the rule."""
+        from gain_mtl.train.selection import first_eligible_epoch, is_eligible, resolve_metric
+
+        t = self.config.train
+        first = first_eligible_epoch(t.strategy, t.epochs, t.loc_warmup_ratio)
+        if info.is_main:
+            metric = resolve_metric(t.strategy, t.best_metric)
+            if first is None:
+                print(f"warning: with {t.epochs} epochs, {t.strategy} never trains all its losses at full "
+                      f"weight; best.pt will be the last epoch. Train at least 4 epochs for the method's "
+                      "checkpoint.", flush=True)
+            else:
+                print(f"best.pt: highest val {metric} from epoch {first + 1} of {t.epochs} on "
+                      f"(every {t.strategy} loss at full weight)", flush=True)
+        return lambda epoch: is_eligible(t.strategy, epoch, t.epochs, t.loc_warmup_ratio)
 
     def _train_epoch(self, epoch, model, optimizer, scheduler, amp: Amp, loss_fn, loader, sampler, info) -> dict[str, Any]:
         from gain_mtl.schedule import LOSS_NAMES, loss_weights, s6_alpha, stage_at
