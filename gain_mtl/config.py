@@ -45,7 +45,7 @@ class AugmentConfig:
 
 @dataclass
 class ModelConfig:
-    backbone: str = "efficientnetv2_s"
+    backbone: str = "tf_efficientnetv2_s.in1k"
     # True: timm's hub (needs internet). Offline users give ``weights`` instead.
     pretrained: bool = True
     # Local weights file (safetensors, or a torch file loaded with weights_only=True), or the

@@ -75,11 +75,12 @@ def evaluate_checkpoint(
 
     from edge.atomic import atomic_write_json
     from gain_mtl.data.dataset import DefectDataset
+    from gain_mtl.evaluate.metrics import LOC_THRESHOLD
     from gain_mtl.evaluate.overlays import write_overlays
     from gain_mtl.evaluate.predict import predict
     from gain_mtl.evaluate.report import write_report
     from gain_mtl.evaluate.scores import score
-    from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD
+    from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD, recall_check
     from gain_mtl.train.checkpoint import load_model
     from gain_mtl.train.loaders import worker_count
     from gain_mtl.train.trainer import TrainError, resolve_device
@@ -101,7 +102,8 @@ def evaluate_checkpoint(
         num_workers=worker_count(config.data.num_workers),
     )
     pred = predict(model, loader, config.train.strategy, torch_device)
-    threshold = float(meta.get("threshold", FALLBACK_THRESHOLD))
+    # Both thresholds as chosen on validation (checkpoints that predate loc_threshold: 0.5).
+    scores = score(pred, float(meta.get("threshold", FALLBACK_THRESHOLD)), float(meta.get("loc_threshold", LOC_THRESHOLD)))
     metrics = {
         "checkpoint": str(checkpoint),
         "data_root": str(data_root),
@@ -109,9 +111,10 @@ def evaluate_checkpoint(
         "strategy": config.train.strategy,
         "backbone": config.model.backbone,
         "image_size": size,
-        "target_recall": meta.get("target_recall"),
         "threshold_val_precision": meta.get("threshold_precision"),
-        **score(pred, threshold),
+        # What validation expects of the threshold's recall, and whether this split's recall keeps it.
+        **recall_check(meta, scores["recall"], scores["n_defective"]),
+        **scores,
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,39 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
     return table(header, rows) + [""]
 
 
+def _recall_lines(m: dict[str, Any]) -> list[str]:
+    """What validation expects of the decision threshold's recall on new parts, and this split's check."""
+    lines = [
+        f"Decision threshold {m['threshold']:.4f}, chosen on the validation split so that the recall on new "
+        f"parts is at least {m['target_recall']} with confidence {m.get('recall_confidence')} "
+        f"(validation precision there: {fmt(m['threshold_val_precision'])}).",
+        "",
+    ]
+    if m.get("threshold_warning"):
+        lines += [f"**Warning:** {m['threshold_warning']}.", ""]
+    if m.get("threshold_rank") is None:
+        return lines + ["No expected recall: the checkpoint carries no validation defect ranks (re-train it).", ""]
+    n, rank, level = m["n_val_defects"], m["threshold_rank"], m["recall_interval_level"]
+    low, high = m["expected_recall_interval"]
+    lines += [
+        f"It catches {n - rank + 1} of the {n} validation defects, so the recall on new parts is expected to be "
+        f"{m['expected_recall']:.4f}, {level:.0%} interval {low:.4f}-{high:.4f}; the chance that it reaches "
+        f"{m['target_recall']} is {m['recall_confidence_achieved']:.4f}.",
+        "",
+    ]
+    if m.get("split_recall_interval") is not None:
+        low, high = m["split_recall_interval"]
+        verdict = "inside" if m["recall_inside_interval"] else "**outside**"
+        same = " The threshold was chosen on these very images: no independent check." if m["split"] == "val" else ""
+        lines += [
+            f"On this split's {m['n_defective']} defects the measured recall should lie in {low:.4f}-{high:.4f} "
+            f"({level:.0%}, the interval above widened by the split's own sampling): measured {m['recall']:.4f}, "
+            f"{verdict}.{same}",
+            "",
+        ]
+    return lines
+
+
 def render_report(m: dict[str, Any]) -> str:
     at_half = m["at_0.5"]
     cls_rows = [
@@ -27,9 +60,7 @@ def render_report(m: dict[str, Any]) -> str:
         f"{m['n_with_mask']} with a mask. Strategy {m['strategy']}, backbone {m['backbone']}, "
         f"image size {m['image_size']}.",
         "",
-        f"Decision threshold {m['threshold']:.4f}, chosen on the validation split for recall "
-        f">= {m['target_recall']} (precision there: {fmt(m['threshold_val_precision'])}).",
-        "",
+        *_recall_lines(m),
         "## Classification",
         "",
         *_table(("threshold", "accuracy", "precision", "recall", "f1", "TP", "FP", "TN", "FN"), cls_rows),
@@ -47,9 +78,13 @@ def render_report(m: dict[str, Any]) -> str:
         ]),
         "## Localization",
         "",
-        f"Probabilities binarised at {m['loc_threshold']} (no normalisation).",
+        f"Probabilities binarised at {m['loc_threshold']}, the threshold chosen on the validation split for the "
+        "best mean IoU (no normalisation); the plain 0.5 cut for comparison.",
         "",
-        *_table(("IoU", "Dice", "pixel accuracy"), [(m["loc_iou"], m["loc_dice"], m["pixel_accuracy"])]),
+        *_table(("threshold", "IoU", "Dice", "pixel accuracy"), [
+            (f"{m['loc_threshold']} (validation)", m["loc_iou"], m["loc_dice"], m["pixel_accuracy"]),
+            ("0.5", *(m["loc_at_0.5"][k] for k in ("loc_iou", "loc_dice", "pixel_accuracy"))),
+        ]),
         "![overlays](overlays.png)",
         "",
     ]

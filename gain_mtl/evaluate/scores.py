@@ -46,6 +46,8 @@ def score(pred: Predictions, threshold: float, loc_threshold: float = metrics.LO
         "attention_point_game": attention["point_game"],
         "attention_energy_inside": attention["energy_inside"],
         **metrics.localization_metrics(pred.localization, pred.mask, with_mask, loc_threshold),
+        # The same at the plain 0.5 cut, for comparison with a threshold chosen on validation.
+        "loc_at_0.5": metrics.localization_metrics(pred.localization, pred.mask, with_mask),
         "map_threshold": metrics.MAP_THRESHOLD,
         "loc_threshold": float(loc_threshold),
     }

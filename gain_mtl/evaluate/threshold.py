@@ -36,6 +36,7 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,25 @@ def split_recall_interval(
         raise ValueError(f"split_defects must be at least 1, got {split_defects}")
     low, high = betabinom.ppf([(1.0 - level) / 2.0, (1.0 + level) / 2.0], split_defects, n_defects - rank + 1, rank)
     return float(low) / split_defects, float(high) / split_defects
+
+
+def recall_check(meta: Mapping[str, Any], recall: float, split_defects: int) -> dict[str, Any]:
+    """What validation promised about the recall of a checkpoint's threshold, and whether ``recall``
+    measured on ``split_defects`` defects of another split keeps it.
+
+    ``meta`` is a checkpoint's meta (the ``ThresholdChoice`` fields). ``split_recall_interval`` is
+    the interval for this split's number of defects and ``recall_inside_interval`` the check
+    against it; both are None without a rank (no validation defects, or a checkpoint written
+    before the rule) or without defects in the split.
+    """
+    promised = {key: meta.get(key) for key in CHOICE_KEYS if key not in ("threshold", "threshold_precision")}
+    rank, n_val = meta.get("threshold_rank"), meta.get("n_val_defects")
+    if rank is None or not n_val or not split_defects:
+        return {**promised, "split_recall_interval": None, "recall_inside_interval": None}
+    level = meta.get("recall_interval_level") or RECALL_INTERVAL_LEVEL
+    low, high = split_recall_interval(n_val, rank, split_defects, level)
+    return {**promised, "split_recall_interval": [low, high],
+            "recall_inside_interval": bool(low - _TOLERANCE <= recall <= high + _TOLERANCE)}
 
 
 def _mid_gap(prob: np.ndarray, lowest_caught: float) -> float:

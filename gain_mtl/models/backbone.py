@@ -6,8 +6,10 @@ Which timm stages are the design's blocks 3-6
 The design (section 2.1) takes mmpretrain's ``out_indices = (3, 4, 5, 6, 7)`` of EfficientNetV2-S,
 whose layers are ``[stem, stage1, ..., stage6, conv_head]``: indices 3-6 are the last four stages
 (64 ch /8, 128 ch /16, 160 ch /16, 256 ch /32) and 7 is the 1280-channel conv_head. In timm's
-``efficientnetv2_s`` these are ``blocks.2``, ``blocks.3``, ``blocks.4``, ``blocks.5`` and
-``conv_head`` + ``bn2`` (conv, BN, activation, as mmpretrain's ConvModule).
+``tf_efficientnetv2_s`` (the default: the TensorFlow original with its ImageNet weights) these are
+``blocks.2``, ``blocks.3``, ``blocks.4``, ``blocks.5`` and ``conv_head`` + ``bn2`` (conv, BN,
+activation, as mmpretrain's ConvModule); timm's ``efficientnetv2_s`` has the same stages but no
+pretrained weights.
 
 timm's ``features_only`` / ``forward_intermediates`` only expose the stage that ends each stride
 level, which drops ``blocks.3`` (it shares stride 16 with ``blocks.4``), so this module walks the
@@ -57,14 +59,18 @@ def create_timm_model(name: str, pretrained: bool = False) -> nn.Module:
     """A timm EfficientNet-family classifier without its classifier layer."""
     import timm
 
+    from gain_mtl.models.weights import hub_weights_file
+
     _check_name(name)
-    model = timm.create_model(name, pretrained=pretrained, num_classes=0)
+    # timm loads the file found (or fetched) by hub_weights_file, so it never touches the hub itself.
+    overlay = {"file": hub_weights_file(name)} if pretrained else None
+    model = timm.create_model(name, pretrained=pretrained, num_classes=0, pretrained_cfg_overlay=overlay)
     missing = [a for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2") if not hasattr(model, a)]
     if missing or not isinstance(model.conv_head, nn.Conv2d):
         raise ModelError(
             f"backbone {name!r} is a timm {type(model).__name__}, which has no spatial conv_head "
             "(needs conv_stem, blocks and a Conv2d conv_head); use an EfficientNet-family name "
-            "such as efficientnetv2_s, efficientnet_b0, tf_efficientnet_lite0 or test_efficientnet"
+            "such as tf_efficientnetv2_s, efficientnet_b0, tf_efficientnet_lite0 or test_efficientnet"
         )
     return model
 

@@ -55,6 +55,7 @@ class GainMTL(nn.Module):
     def __init__(self, cfg: ModelConfig, *, load_weights: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
+        # A weights file or package wins over the hub: with it, pretrained: true makes no request.
         use_hub = load_weights and cfg.pretrained and not cfg.weights
         self.backbone = Backbone(cfg.backbone, pretrained=use_hub, freeze_stages=cfg.freeze_stages)
         if load_weights and cfg.weights:

@@ -1,7 +1,11 @@
 """Backbone weights without surprises.
 
-- ``model.pretrained: true`` (and no ``weights``): timm downloads ImageNet weights from its hub;
-  this happens in ``Backbone`` via ``timm.create_model(pretrained=True)`` and needs internet.
+- ``model.pretrained: true`` (and no ``weights``): timm's ImageNet weights from the Hugging Face
+  hub (``hub_weights_file``). The local hub cache is read first, so a machine that fetched them
+  once trains offline. Otherwise one short request tells whether the hub answers; when it does not
+  (no network, ``HF_HUB_OFFLINE=1``, a refused download) the error is one line that names the ways
+  out, within seconds: timm's own download retries each file name five times (52 s measured
+  offline) and ends in a huggingface_hub traceback.
 - ``model.weights: PATH``: a local state dict of the timm backbone (keys as in
   ``timm.create_model(name).state_dict()``), as ``.safetensors`` or a torch file read with
   ``weights_only=True`` (tensors only; a pickle that would run code is refused by torch). Missing
@@ -174,3 +178,83 @@ def load_backbone_weights(backbone: nn.Module, weights: str | Path) -> LoadRepor
     if str(weights) in PACKAGE_WEIGHTS:
         return PACKAGE_WEIGHTS[str(weights)](backbone)
     return load_state_into(backbone.model, read_state_dict(weights), f"weights file {weights}")
+
+
+# Without the hub: what every error about it offers instead.
+OFFLINE_WAYS_OUT = (
+    "model.weights=PATH (a local safetensors or torch state dict of this timm backbone), "
+    f"an installed weights package (model.weights={LITE0_PACKAGE} model.backbone={LITE0_BACKBONE}), "
+    "or --config demo"
+)
+# timm's order: the safetensors file, then the pickle it replaced.
+HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin")
+# One request with this timeout says whether the hub answers at all.
+HUB_PROBE_TIMEOUT_S = 5.0
+
+
+class HubUnreachableError(WeightsError):
+    """``model.pretrained: true`` needs the hub, the weights are not cached, and the hub does not answer."""
+
+
+def _unreachable(name: str, reason: str) -> HubUnreachableError:
+    return HubUnreachableError(
+        f"backbone {name!r} needs its ImageNet weights from the Hugging Face hub (model.pretrained: true), "
+        f"which cannot be reached ({reason}); without the hub give {OFFLINE_WAYS_OUT}"
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def hub_repo(name: str) -> tuple[str, tuple[str, ...]]:
+    """The hub repository of timm's pretrained ``name`` and the file names to look for in it."""
+    import timm
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(name)
+    if cfg is None or not cfg.hf_hub_id:
+        tagged = timm.list_pretrained(f"*{name.split('.')[0]}*")[:6]
+        hint = f"names with weights: {', '.join(tagged)}" if tagged else "see timm.list_pretrained('*efficientnet*')"
+        raise WeightsError(
+            f"timm has no pretrained weights for backbone {name!r} (model.pretrained: true); {hint}. "
+            "Set model.backbone to one of them, give model.weights=PATH, or set model.pretrained=false"
+        )
+    return cfg.hf_hub_id, (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HUB_FILENAMES
+
+
+def hub_weights_file(name: str) -> str:
+    """A local file holding timm's ImageNet weights for backbone ``name``: cached, else downloaded.
+
+    The cache is read without a request, so a machine that fetched the weights once needs no
+    network; a hub that does not answer the one probe ends the run in seconds, not after retries.
+    """
+    from huggingface_hub import constants, get_session, hf_hub_url, try_to_load_from_cache
+
+    repo, filenames = hub_repo(name)
+    for filename in filenames:
+        cached = try_to_load_from_cache(repo, filename)
+        if isinstance(cached, str):
+            return cached
+    if constants.HF_HUB_OFFLINE:
+        raise _unreachable(name, "HF_HUB_OFFLINE is set and the weights are not in the local cache")
+    try:
+        get_session().head(hf_hub_url(repo, filenames[0]), timeout=HUB_PROBE_TIMEOUT_S)
+        return _download(repo, filenames)
+    except Exception as exc:  # any failure to fetch: connection, HTTP status, proxy, disk
+        raise _unreachable(name, _one_line(exc)) from exc
+
+
+def _download(repo: str, filenames: tuple[str, ...]) -> str:
+    """The first of ``filenames`` the repository holds, downloaded into the hub cache."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
+
+    for filename in filenames[:-1]:
+        try:
+            return hf_hub_download(repo, filename)
+        except EntryNotFoundError as exc:
+            if isinstance(exc, LocalEntryNotFoundError):  # not cached and not fetched: no answer
+                raise
+    return hf_hub_download(repo, filenames[-1])

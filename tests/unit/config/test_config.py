@@ -9,7 +9,7 @@ from gain_mtl.config import Config, ConfigError, load_config, save_config
 
 def test_default_is_the_designs_setup() -> None:
     cfg = load_config("default")
-    assert cfg.model.backbone == "efficientnetv2_s"
+    assert cfg.model.backbone == "tf_efficientnetv2_s.in1k" and cfg.model.pretrained is True
     assert cfg.data.image_size == 512
     assert cfg.train.batch_size == 16
     assert cfg.train.epochs == 100

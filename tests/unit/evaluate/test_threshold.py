@@ -11,11 +11,16 @@ import pytest
 
 from gain_mtl.evaluate import metrics as m
 from gain_mtl.evaluate.loc_threshold import choose_loc_threshold
+from gain_mtl.evaluate.predict import Predictions
+from gain_mtl.evaluate.report import render_report
+from gain_mtl.evaluate.scores import HISTORY_KEYS, history_metrics, score
 from gain_mtl.evaluate.threshold import (
+    CHOICE_KEYS,
     FALLBACK_THRESHOLD,
     RecallWarning,
     choose_threshold,
     defects_needed,
+    recall_check,
     recall_interval,
     split_recall_interval,
 )
@@ -161,3 +166,42 @@ def test_loc_threshold_maximises_mean_iou():
 def test_loc_threshold_without_masked_defects_is_the_default():
     loc = np.random.default_rng(0).uniform(size=(2, 4, 4))
     assert choose_loc_threshold(loc, np.zeros((2, 4, 4), bool), np.array([False, False])) == m.LOC_THRESHOLD
+
+
+def _predictions(n: int, seed: int) -> Predictions:
+    """n defects (masked, localization 0.3 on the mask) and n normals with uniform scores."""
+    rng = np.random.default_rng(seed)
+    label = np.r_[np.ones(n, int), np.zeros(n, int)]
+    prob = np.r_[0.5 + 0.5 * rng.uniform(size=n), 0.6 * rng.uniform(size=n)]
+    mask = np.zeros((2 * n, 8, 8), bool)
+    mask[:n, 2:5, 2:5] = True
+    localization = np.where(mask, 0.3, 0.05)
+    maps = rng.uniform(size=(2 * n, 8, 8))
+    return Predictions(prob, label, maps, maps, localization, mask, label == 1)
+
+
+def test_history_record_carries_both_thresholds_and_the_expected_recall():
+    pred = _predictions(40, 0)
+    row = history_metrics(pred, choose_threshold(pred.prob, pred.label, 0.9, 0.9))
+    assert set(HISTORY_KEYS) <= set(row) and set(CHOICE_KEYS) <= set(row)
+    assert row["loc_threshold"] == pytest.approx(0.3) and row["loc_iou"] == pytest.approx(1.0)
+    assert row["n_val_defects"] == 40 and row["threshold_supported"]
+
+
+def test_eval_checks_the_measured_recall_against_the_split_interval():
+    val = _predictions(40, 0)
+    meta = choose_threshold(val.prob, val.label, 0.9, 0.9).to_dict()
+    test = _predictions(30, 1)
+    metrics = {"checkpoint": "best.pt", "data_root": "data", "split": "test", "strategy": "S5", "backbone": "b",
+               "image_size": 8, "threshold_val_precision": meta["threshold_precision"]}
+    scores = score(test, meta["threshold"], 0.3)
+    metrics.update(recall_check(meta, scores["recall"], scores["n_defective"]), **scores)
+    low, high = metrics["split_recall_interval"]
+    assert low <= metrics["recall"] <= high and metrics["recall_inside_interval"]
+    text = render_report(metrics)
+    assert f"measured recall should lie in {low:.4f}-{high:.4f}" in text and "inside." in text
+    assert "| 0.3 (validation) | 1.0000 |" in text  # localization at the chosen threshold, 0.5 beside it
+    # A recall below the interval is flagged; a checkpoint without ranks has no interval to check against.
+    assert not recall_check(meta, low - 0.1, 30)["recall_inside_interval"]
+    assert "**outside**" in render_report({**metrics, "recall_inside_interval": False})
+    assert recall_check({"threshold": 0.4}, 0.9, 30)["split_recall_interval"] is None
