@@ -3,8 +3,9 @@
 The bundle is the only thing that travels from training to the camera, so it carries everything
 the edge needs to decide without asking anyone: the input it expects, the threshold chosen for
 each model file (thresholds frozen or lost at export are a classic failure; each INT8 route
-rounds differently, so each has its own), the metrics that justify them and the sha256 of every
-file (a half-copied or edited model is refused, not run).
+rounds differently, so each has its own) with the recall validation expects of it on new parts,
+the localization map's threshold for the defect regions, the metrics that justify them and the
+sha256 of every file (a half-copied or edited model is refused, not run).
 
 Plain dataclasses and JSON, no pickles. The schema is versioned: a reader refuses a version it
 does not know instead of guessing. The same JSON (minus the artifact list, since a file cannot
@@ -25,7 +26,8 @@ from typing import Any
 
 from edge.atomic import atomic_write_json
 
-SCHEMA_VERSION = 2
+# 3: threshold_recall (the expected recall interval of each threshold) and localization_threshold.
+SCHEMA_VERSION = 3
 BUNDLE_FILE = "bundle.json"
 METADATA_KEY = "gain_mtl_bundle"
 FORMATS = ("onnx", "openvino", "tensorrt-engine")
@@ -84,6 +86,14 @@ class BundleSpec:
     outputs: list[str] = field(default_factory=lambda: list(OUTPUT_NAMES))
     class_names: list[str] = field(default_factory=lambda: ["normal", "defective"])
     target_recall: float | None = None
+    # precision -> artifact format -> what validation says of that threshold's recall on new parts:
+    # expected_recall (mean) and expected_recall_interval [low, high] at recall_interval_level,
+    # recall_confidence asked and recall_confidence_achieved, threshold_rank of n_val_defects,
+    # threshold_supported and threshold_warning (too few validation defects for the target).
+    threshold_recall: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Probability at or above which a localization-map pixel is defect (the defect regions of an
+    # event); chosen on validation at training. 0.5 only for a spec built in code without one.
+    localization_threshold: float = 0.5
     strategy: str = ""
     backbone: str = ""
     config_digest: str = ""
@@ -119,6 +129,7 @@ class BundleSpec:
                 str(precision): {str(fmt): float(v) for fmt, v in by_format.items()}
                 for precision, by_format in body["thresholds"].items()
             }
+            body["localization_threshold"] = float(body["localization_threshold"])
             spec = cls(**body)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise BundleError(f"{source}: malformed bundle description ({exc}); re-export the bundle") from exc
@@ -152,6 +163,15 @@ class BundleSpec:
                     problems.append(f"threshold for unknown format {fmt!r} (known: {FORMATS})")
                 if not 0.0 <= thr <= 1.0:
                     problems.append(f"threshold[{precision}][{fmt}] = {thr} is not in [0, 1]")
+        for precision, by_format in self.threshold_recall.items():
+            for fmt, recall in by_format.items():
+                if fmt not in self.thresholds.get(precision, {}):
+                    problems.append(f"threshold_recall[{precision}][{fmt}] describes no threshold")
+                interval = recall.get("expected_recall_interval")
+                if interval is not None and not 0.0 <= interval[0] <= interval[1] <= 1.0:
+                    problems.append(f"threshold_recall[{precision}][{fmt}] interval {interval} is not within [0, 1]")
+        if not 0.0 < self.localization_threshold <= 1.0:
+            problems.append(f"localization_threshold = {self.localization_threshold} is not in (0, 1]")
         for a in self.artifacts:
             if a.format not in FORMATS:
                 problems.append(f"artifact {a.path}: unknown format {a.format!r} (known: {FORMATS})")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gain_mtl.evaluate.metrics import LOC_THRESHOLD
 from gain_mtl.export.exporter import ExportError, RunData
 from gain_mtl.export.measure import (
     PARITY_TOLERANCE,
@@ -48,12 +50,16 @@ class BundleBuilder:
         self.graph = InferenceGraph(run.model, self.strategy)
         self.input_spec = InputSpec(height=self.size, width=self.size)
         self.guard = options["accuracy_guard"] if options["accuracy_guard"] is not None else run.config.export.accuracy_guard
+        # Chosen on validation at training; checkpoints that predate the choice used the plain 0.5.
+        self.localization_threshold = float(run.meta.get("loc_threshold", LOC_THRESHOLD))
         self.samples = {"val": run.manifest.val, "test": run.manifest.test}
         self.labels = {k: np.array([s.label for s in v], dtype=np.int64) for k, v in self.samples.items()}
         # (format, precision) -> {"val": outputs, "test": outputs}
         self.outputs: dict[tuple[str, str], dict[str, dict[str, np.ndarray]]] = {}
-        # precision -> format -> threshold, each chosen on that model's own validation scores
+        # precision -> format -> threshold, each chosen on that model's own validation scores, and
+        # what that choice says of the recall on new parts (bundle.json's threshold_recall)
         self.thresholds: dict[str, dict[str, float]] = {}
+        self.threshold_recall: dict[str, dict[str, dict[str, Any]]] = {}
         self.files: dict[tuple[str, str], str] = {}
         self.report: dict[str, Any] = {}
         # Formats whose model files the bundle keeps: the FP32 ONNX is always made (the IR is
@@ -186,8 +192,16 @@ class BundleBuilder:
         return guard_samples(self.frames["val"], self.labels["val"], decisions)
 
     def _threshold_rule(self, prob: np.ndarray, labels: np.ndarray) -> float:
-        """The threshold for the target recall on validation scores ``prob``."""
-        return self._choose(prob, labels).threshold
+        """The threshold for the target recall on validation scores ``prob``: the accuracy guard's rule.
+
+        The guard also judges candidates on parts of the validation split, whose few defects would
+        each warn; the warning belongs to the shipped thresholds (``_choose_thresholds``) only.
+        """
+        from gain_mtl.evaluate.threshold import RecallWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RecallWarning)
+            return self._choose(prob, labels).threshold
 
     def _choose(self, prob: np.ndarray, labels: np.ndarray):
         """The run's threshold rule (target recall at the run's confidence) on validation scores ``prob``."""
@@ -203,13 +217,15 @@ class BundleBuilder:
         """
         for (fmt, prec), outputs in self.outputs.items():
             if prec == precision and fmt in self.shipped:
-                prob = outputs["val"]["defect_prob"]
-                self.thresholds.setdefault(precision, {})[fmt] = self._threshold_rule(prob, self.labels["val"])
+                choice = self._choose(outputs["val"]["defect_prob"], self.labels["val"]).to_dict()
+                self.thresholds.setdefault(precision, {})[fmt] = choice.pop("threshold")
+                self.threshold_recall.setdefault(precision, {})[fmt] = choice
 
     def _metrics(self, outputs, threshold: float) -> dict[str, dict[str, Any]]:
         return {
             "val": split_metrics(outputs["val"], self.labels["val"], threshold),
-            "test": split_metrics(outputs["test"], self.labels["test"], threshold, self.test_masks),
+            "test": split_metrics(outputs["test"], self.labels["test"], threshold, self.test_masks,
+                                  self.localization_threshold),
         }
 
     def _gate(self, fmt: str):
@@ -241,6 +257,8 @@ class BundleBuilder:
             input=self.input_spec,
             thresholds=self.thresholds,
             target_recall=self.opt["target_recall"],
+            threshold_recall=self.threshold_recall,
+            localization_threshold=self.localization_threshold,
             strategy=self.strategy,
             backbone=self.run.config.model.backbone,
             config_digest=self.run.meta.get("config_digest", self.run.config.digest()),

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from gain_mtl.evaluate.metrics import LOC_THRESHOLD, auroc, classification_metrics, localization_metrics
+
 # FP32 artifacts must match the torch graph this closely (issue: parity across runtimes).
 PARITY_TOLERANCE = {"defect_prob": 1e-4, "attention_map": 1e-3, "localization_map": 1e-3}
 EVAL_BATCH = 8
@@ -54,17 +56,16 @@ def run_artifact(runner_cls, path: Path, input_spec, frames: np.ndarray) -> dict
 
 
 def split_metrics(out: dict[str, np.ndarray], label: np.ndarray, threshold: float,
-                  masks: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """Classification metrics at ``threshold``; with masks, the localization IoU over masked defects."""
-    from gain_mtl.evaluate.metrics import LOC_THRESHOLD, auroc, classification_metrics, iou
-
+                  masks: tuple[np.ndarray, np.ndarray] | None = None,
+                  loc_threshold: float = LOC_THRESHOLD) -> dict[str, Any]:
+    """Classification metrics at ``threshold``; with masks, the localization IoU over masked defects
+    at ``loc_threshold`` (the bundle's localization threshold)."""
     metrics = {**classification_metrics(out["defect_prob"], label, threshold), "auroc": auroc(out["defect_prob"], label),
                "threshold": threshold}
     if masks is not None:
         mask, has = masks
-        loc = out["localization_map"][:, 0]
-        values = [iou(loc[i] >= LOC_THRESHOLD, mask[i]) for i in np.flatnonzero(has & (label == 1))]
-        metrics["localization_iou"] = float(np.mean(values)) if values else None
+        loc = localization_metrics(out["localization_map"][:, 0], mask, has & (label == 1), loc_threshold)
+        metrics["localization_iou"] = loc["loc_iou"]
     return metrics
 
 

@@ -9,6 +9,35 @@ from gain_mtl.markdown import table
 METRIC_COLUMNS = ("threshold", "recall", "precision", "f1", "accuracy", "auroc", "localization_iou")
 
 
+def _threshold_lines(spec) -> list[str]:
+    """Each model file's decision threshold with the recall validation expects of it on new parts."""
+    rows, warnings = [], {}
+    for precision, by_format in spec.thresholds.items():
+        for fmt, threshold in by_format.items():
+            r = spec.threshold_recall.get(precision, {}).get(fmt, {})
+            interval = r.get("expected_recall_interval")
+            rank, n = r.get("threshold_rank"), r.get("n_val_defects")
+            rows.append([f"{precision} ({fmt})", threshold, r.get("threshold_precision"), r.get("expected_recall"),
+                         "n/a" if interval is None else f"{interval[0]:.4f}-{interval[1]:.4f}",
+                         r.get("recall_confidence_achieved"), "n/a" if rank is None else f"{n - rank + 1} of {n}",
+                         r.get("threshold_supported")])
+            if r.get("threshold_warning"):  # one line per text: the files share one validation split
+                warnings.setdefault(r["threshold_warning"], []).append(f"{precision} ({fmt})")
+    # One rule for every file of an export: any entry says which confidence and interval level.
+    rule = next((r for by_format in spec.threshold_recall.values() for r in by_format.values()), {})
+    lines = ["## Decision thresholds", "",
+             f"Each chosen on its model's validation scores so that the recall on new parts is at least "
+             f"{spec.target_recall} with confidence {rule.get('recall_confidence')}; the expected recall is the mean "
+             f"and the central {rule.get('recall_interval_level')} interval of its distribution (Beta, from the "
+             "validation defect ranks).", ""]
+    lines += table(["model", "threshold", "val precision", "expected recall", "interval",
+                    f"P(recall >= {spec.target_recall})", "val defects caught", "supported"], rows)
+    if warnings:
+        lines += ["", "**Too few validation defects for the target:**",
+                  *(f"- {', '.join(models)}: {text}" for text, models in warnings.items())]
+    return lines + [""]
+
+
 def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] | None) -> str:
     """Markdown from the bundle description and the export's own measurements."""
     lines = [
@@ -16,8 +45,10 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
         "",
         f"Created {spec.created}. Input: {spec.input.dtype} {spec.input.layout} {spec.input.channel_order} "
         f"{spec.input.height}x{spec.input.width}, normalisation folded into the graph. "
-        f"Outputs: {', '.join(spec.outputs)}. Target recall: {spec.target_recall}.",
+        f"Outputs: {', '.join(spec.outputs)}. Target recall: {spec.target_recall}. Localization threshold "
+        f"(defect regions): {spec.localization_threshold}, chosen on validation at training.",
         "",
+        *_threshold_lines(spec),
         "## Artifacts",
         "",
         *table(["file", "format", "precision", "bytes", "sha256"],

@@ -34,6 +34,23 @@ def test_bundle_validates_and_hashes_match(int8_bundle):
     assert "## INT8" in report and "inference graph" in report
 
 
+def test_each_threshold_carries_its_expected_recall(int8_bundle, export_run):
+    from gain_mtl.train.checkpoint import load_checkpoint
+
+    spec = load_bundle(int8_bundle).spec
+    meta = load_checkpoint(export_run / "checkpoints" / "best.pt")["meta"]
+    assert spec.localization_threshold == meta["loc_threshold"]
+    assert {p: set(f) for p, f in spec.threshold_recall.items()} == {p: set(f) for p, f in spec.thresholds.items()}
+    for by_format in spec.threshold_recall.values():
+        for recall in by_format.values():
+            low, high = recall["expected_recall_interval"]
+            assert 0.0 < low < recall["expected_recall"] < high <= 1.0
+            assert recall["recall_confidence"] == meta["recall_confidence"]
+            assert recall["n_val_defects"] == meta["n_val_defects"]
+    report = (int8_bundle / "report.md").read_text()
+    assert "## Decision thresholds" in report and f"{low:.4f}-{high:.4f}" in report
+
+
 def test_tampered_artifact_is_detected(int8_bundle, tmp_path):
     copy = shutil.copytree(int8_bundle, tmp_path / "bundle")
     weights = copy / "openvino" / "model-int8.bin"

@@ -40,6 +40,32 @@ def test_json_round_trip() -> None:
     assert BundleSpec.from_json(spec.to_json()) == spec
 
 
+def test_round_trip_keeps_each_thresholds_recall_and_the_localization_threshold() -> None:
+    recall = {"expected_recall": 0.96, "expected_recall_interval": [0.91, 0.99], "recall_interval_level": 0.9,
+              "recall_confidence": 0.9, "recall_confidence_achieved": 0.93, "threshold_rank": 2, "n_val_defects": 60,
+              "threshold_supported": True, "threshold_warning": None}
+    spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": {"onnx": 0.4}, "int8": {"openvino": 0.38}},
+                      threshold_recall={"fp32": {"onnx": recall}, "int8": {"openvino": {**recall, "threshold_rank": 1}}},
+                      localization_threshold=0.35)
+    back = BundleSpec.from_json(spec.to_json())
+    assert back == spec and back.schema_version == SCHEMA_VERSION == 3
+    assert back.localization_threshold == 0.35 and back.threshold_recall["int8"]["openvino"]["threshold_rank"] == 1
+    # A v3 description without the localization threshold is not guessed at.
+    data = spec.to_dict()
+    del data["localization_threshold"]
+    with pytest.raises(BundleError, match="malformed.*localization_threshold.*re-export"):
+        BundleSpec.from_dict(data)
+
+
+def test_bundles_of_older_schemas_are_refused_with_the_fix(tiny_bundle_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(tiny_bundle_dir, tmp_path / "b")
+    data = json.loads((copy / BUNDLE_FILE).read_text())
+    for old in (1, 2):
+        (copy / BUNDLE_FILE).write_text(json.dumps({**data, "schema_version": old}))
+        with pytest.raises(BundleError, match=rf"version {old} is not supported.*re-export the bundle"):
+            load_bundle(copy)
+
+
 @pytest.mark.parametrize("target", ["openvino/model.bin", "model.onnx"])
 def test_tampered_artifact_is_refused(tiny_bundle_dir: Path, tmp_path: Path, target: str) -> None:
     copy = tmp_path / "b"
@@ -75,6 +101,11 @@ def test_invalid_values_are_refused(tmp_path: Path) -> None:
         write_bundle_json(tmp_path, spec)
     spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": {"tflite": 0.5}})
     with pytest.raises(BundleError, match="unknown format 'tflite'"):
+        write_bundle_json(tmp_path, spec)
+    spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": {"onnx": 0.5}}, localization_threshold=0.0,
+                      threshold_recall={"int8": {"onnx": {"expected_recall_interval": [0.9, 1.2]}}})
+    with pytest.raises(BundleError, match=r"threshold_recall\[int8\]\[onnx\] describes no threshold.*"
+                                          r"interval \[0.9, 1.2\] is not within \[0, 1\].*localization_threshold = 0.0"):
         write_bundle_json(tmp_path, spec)
     assert not (tmp_path / BUNDLE_FILE).exists()
 
