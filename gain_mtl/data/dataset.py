@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from gain_mtl.data.cache import DecodedCache
 from gain_mtl.data.io import read_pair
 from gain_mtl.data.layout import Sample
 from gain_mtl.data.transforms import build_eval_transform
@@ -21,6 +22,9 @@ class DefectDataset(Dataset):
     ``transform`` (from :mod:`gain_mtl.data.transforms`) gets ``{"image", "mask"}`` as tv_tensors
     and must normalise; None means the evaluation transform. ``has_mask`` tells the losses which
     zero masks are "no defect here" and which are "not annotated".
+
+    ``cache`` (built over the same samples and size) replaces decoding with a lookup; the transform
+    still runs per item, so augmentation stays random per epoch.
     """
 
     def __init__(
@@ -28,17 +32,25 @@ class DefectDataset(Dataset):
         samples: Sequence[Sample],
         image_size: int,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        cache: DecodedCache | None = None,
     ) -> None:
         self.samples = list(samples)
         self.image_size = image_size
         self.transform = transform or build_eval_transform()
+        if cache is not None and (cache.samples != self.samples or cache.size != image_size):
+            raise ValueError(f"the decoded cache holds other samples or another size ({cache.size}) than "
+                             f"this dataset ({image_size}); build it from the same samples and size")
+        self.cache = cache
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
-        image, mask = read_pair(sample.image, sample.mask, self.image_size)
+        if self.cache is None:
+            image, mask = read_pair(sample.image, sample.mask, self.image_size)
+        else:
+            image, mask = self.cache.get(index)
         if mask is None:
             mask = np.zeros(image.shape[:2], dtype=np.uint8)
         out = self.transform({

@@ -20,12 +20,16 @@ from gain_mtl.train.distributed import DistInfo
 MAX_WORKERS = 8
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its affinity where the OS tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def worker_count(requested: int) -> int:
     """-1: one worker per core but one (kept for the training loop), at most ``MAX_WORKERS``."""
     if requested >= 0:
         return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(MAX_WORKERS, cores - 1))
+    return max(0, min(MAX_WORKERS, available_cores() - 1))
 
 
 def per_rank_batch(config: Config, info: DistInfo) -> int:
@@ -40,15 +44,27 @@ def per_rank_batch(config: Config, info: DistInfo) -> int:
 
 
 def make_loaders(
-    config: Config, manifest: SplitManifest, info: DistInfo, device: torch.device
+    config: Config, manifest: SplitManifest, info: DistInfo, device: torch.device, cache: bool = True
 ) -> tuple[DataLoader, DistributedSampler, DataLoader]:
-    """(train loader, its sampler for ``set_epoch``, validation loader)."""
+    """(train loader, its sampler for ``set_epoch``, validation loader).
+
+    ``cache``: decode every image once, here, before the loaders fork their workers
+    (:mod:`gain_mtl.data.cache`); False decodes per item, every epoch.
+    """
+    from gain_mtl.data.cache import DecodedCache
     from gain_mtl.data.dataset import DefectDataset
     from gain_mtl.data.transforms import build_eval_transform, build_train_transform
 
     size = config.data.image_size
-    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment))
-    val_set = DefectDataset(manifest.val, size, transform=build_eval_transform())
+    caches = {part: None for part in ("train", "val")}
+    if cache:
+        for part in caches:
+            caches[part] = DecodedCache(getattr(manifest, part), size, threads=available_cores())
+            if info.is_main:
+                print(f"{part} {caches[part].summary()}", flush=True)
+    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment),
+                              cache=caches["train"])
+    val_set = DefectDataset(manifest.val, size, transform=build_eval_transform(), cache=caches["val"])
     workers = worker_count(config.data.num_workers)
     pin = device.type == "cuda"
     common = {"num_workers": workers, "pin_memory": pin, "persistent_workers": workers > 0}

@@ -1,0 +1,84 @@
+"""The decoded-image cache: same pixels as decoding per item, in memory or on disk, keyed by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from gain_mtl.config import AugmentConfig
+from gain_mtl.data import cache as cache_module
+from gain_mtl.data.cache import DecodedCache, default_cache_dir
+from gain_mtl.data.dataset import DefectDataset
+from gain_mtl.data.layout import scan_dataset
+from gain_mtl.data.transforms import build_train_transform
+
+from tests.unit.data.datafiles import image_array, write_image
+
+SIZE = 8
+
+
+def _assert_same_items(cached: DefectDataset, plain: DefectDataset) -> None:
+    for index in range(len(plain)):
+        a, b = cached[index], plain[index]
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
+        assert a["has_mask"] == b["has_mask"]
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["memory", "disk"])
+def test_cached_items_equal_decoded_ones(make_dataset, tmp_path, budget):
+    samples = scan_dataset(make_dataset(unmasked=(0,)))  # normals, masked and unmasked defects
+    cache = DecodedCache(samples, SIZE, budget=budget, cache_dir=tmp_path / "cache", threads=2)
+    assert cache.in_memory is (budget is None)
+    assert [m is None for _, m in map(cache.get, range(len(cache)))] == [s.mask is None for s in samples]
+    _assert_same_items(DefectDataset(samples, SIZE, cache=cache), DefectDataset(samples, SIZE))
+
+
+def test_disk_entries_are_keyed_by_content_and_size_and_reused(make_dataset, tmp_path, monkeypatch):
+    samples = scan_dataset(make_dataset())
+    where = tmp_path / "cache"
+    DecodedCache(samples, SIZE, budget=0, cache_dir=where)
+    entries = sorted(p.name for p in where.glob("*.npy"))
+    assert len(entries) == len(samples) + 1  # the fixture's masks are one picture: one entry
+    assert all(name.endswith((f"image{SIZE}.npy", f"mask{SIZE}.npy")) for name in entries)
+
+    def no_decoding(*args):
+        raise AssertionError("decoded although every entry was on disk")
+
+    monkeypatch.setattr(cache_module, "read_pair", no_decoding)
+    again = DecodedCache(samples, SIZE, budget=0, cache_dir=where)  # a second run: lookups only
+    assert again.get(0)[0].shape == (SIZE, SIZE, 3)
+    monkeypatch.undo()
+    write_image(samples[0].image, image_array(999))  # same name, new content: a new entry
+    DecodedCache(samples, SIZE, budget=0, cache_dir=where)
+    assert len(list(where.glob("*.npy"))) == len(entries) + 1
+    DecodedCache(samples, 2 * SIZE, budget=0, cache_dir=where)  # another size: its own entries
+    assert len(list(where.glob(f"*{2 * SIZE}.npy"))) == len(entries)
+
+
+def test_default_location_is_the_xdg_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "gain-mtl" / "decoded"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "gain-mtl" / "decoded"
+
+
+def test_augmentation_still_runs_per_epoch_in_forked_workers(make_dataset):
+    samples = scan_dataset(make_dataset())
+    dataset = DefectDataset(samples, SIZE, transform=build_train_transform(AugmentConfig()),
+                            cache=DecodedCache(samples, SIZE))
+    loader = DataLoader(dataset, batch_size=len(samples), num_workers=1, persistent_workers=True)
+    torch.manual_seed(0)
+    first, second = next(iter(loader)), next(iter(loader))
+    assert first["index"].tolist() == second["index"].tolist()
+    assert not torch.equal(first["image"], second["image"])  # another draw of the augmentation
+
+
+def test_a_cache_of_other_samples_or_size_is_refused(make_dataset):
+    samples = scan_dataset(make_dataset())
+    with pytest.raises(ValueError, match="another size"):
+        DefectDataset(samples, 2 * SIZE, cache=DecodedCache(samples, SIZE))
+    with pytest.raises(ValueError, match="other samples"):
+        DefectDataset(samples[1:], SIZE, cache=DecodedCache(samples, SIZE))
