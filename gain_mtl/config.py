@@ -55,6 +55,9 @@ class ModelConfig:
     fpn_channels: int = 256
     cls_hidden: int = 512
     dropout: float = 0.5
+    # Input statistics: "backbone" (what timm says the pretrained weights expect; mean = std = 0.5
+    # for the tf_ ports) or "imagenet". Runs saved before this key read as "imagenet".
+    normalization: str = "backbone"
 
 
 @dataclass

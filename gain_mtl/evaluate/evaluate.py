@@ -95,10 +95,12 @@ def evaluate_checkpoint(
     except TrainError as exc:
         raise EvalError(str(exc)) from None
     model, config, meta = load_model(checkpoint, torch_device)
+    from gain_mtl.data.transforms import build_eval_transform, input_normalization
     samples = split_samples(data_root, split, config, meta)
     size = config.data.image_size
     loader = DataLoader(
-        DefectDataset(samples, size), batch_size=config.train.batch_size,
+        DefectDataset(samples, size, transform=build_eval_transform(input_normalization(config.model))),
+        batch_size=config.train.batch_size,
         num_workers=worker_count(config.data.num_workers),
     )
     pred = predict(model, loader, config.train.strategy, torch_device)

@@ -42,13 +42,15 @@ class BundleBuilder:
 
     def __init__(self, run: RunData, data_root: Path, folder: Path, options: dict[str, Any]) -> None:
         from edge.bundle import InputSpec
+        from gain_mtl.data.transforms import input_normalization
         from gain_mtl.export.graph import InferenceGraph
 
         self.run, self.data_root, self.folder, self.opt = run, data_root, folder, options
         self.size = run.config.data.image_size
         self.strategy = run.meta["strategy"]
         self.graph = InferenceGraph(run.model, self.strategy)
-        self.input_spec = InputSpec(height=self.size, width=self.size)
+        mean, std = input_normalization(run.config.model)
+        self.input_spec = InputSpec(height=self.size, width=self.size, mean=mean, std=std)
         self.guard = options["accuracy_guard"] if options["accuracy_guard"] is not None else run.config.export.accuracy_guard
         # Chosen on validation at training; checkpoints that predate the choice used the plain 0.5.
         self.localization_threshold = float(run.meta.get("loc_threshold", LOC_THRESHOLD))

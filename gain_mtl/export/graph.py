@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from gain_mtl.data.transforms import input_normalization
 from gain_mtl.models.attention import combine_attention_logits
 
 INPUT_NAME = "image"
@@ -50,10 +50,10 @@ class InferenceGraph(nn.Module):
             self.head = model.attended_head
         else:
             self.head = model.cls_head
-        # (x / 255 - mean) / std == x * scale - shift, per RGB channel.
-        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        # (x / 255 - mean) / std == x * scale - shift, per RGB channel, with the training's statistics.
+        mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in input_normalization(model.cfg))
         self.register_buffer("scale", 1.0 / (255.0 * std), persistent=False)
-        self.register_buffer("shift", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) / std, persistent=False)
+        self.register_buffer("shift", mean / std, persistent=False)
         self.eval()
 
     def normalise(self, image: torch.Tensor) -> torch.Tensor:

@@ -85,7 +85,11 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 def checkpoint_config(state: dict[str, Any], path: str | Path) -> Config:
     try:
-        return config_from_dict(state["config"])
+        stored = state["config"]
+        if "normalization" not in stored.get("model", {}):
+            # Trained before the key existed, with ImageNet's statistics whatever the backbone.
+            stored = {**stored, "model": {**stored["model"], "normalization": "imagenet"}}
+        return config_from_dict(stored)
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{path}: its stored config is unreadable ({exc})") from exc
 

@@ -53,7 +53,7 @@ def make_loaders(
     """
     from gain_mtl.data.cache import DecodedCache
     from gain_mtl.data.dataset import DefectDataset
-    from gain_mtl.data.transforms import build_eval_transform, build_train_transform
+    from gain_mtl.data.transforms import build_eval_transform, build_train_transform, input_normalization
 
     size = config.data.image_size
     caches = {part: None for part in ("train", "val")}
@@ -62,9 +62,10 @@ def make_loaders(
             caches[part] = DecodedCache(getattr(manifest, part), size, threads=available_cores())
             if info.is_main:
                 print(f"{part} {caches[part].summary()}", flush=True)
-    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment),
+    norm = input_normalization(config.model)
+    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment, norm),
                               cache=caches["train"])
-    val_set = DefectDataset(manifest.val, size, transform=build_eval_transform(), cache=caches["val"])
+    val_set = DefectDataset(manifest.val, size, transform=build_eval_transform(norm), cache=caches["val"])
     workers = worker_count(config.data.num_workers)
     pin = device.type == "cuda"
     common = {"num_workers": workers, "pin_memory": pin, "persistent_workers": workers > 0}

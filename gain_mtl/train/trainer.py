@@ -77,6 +77,7 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def check_config(config: Config) -> None:
     """Strategy, image size, counts, ranges, best metric: every config error before any data is read."""
+    from gain_mtl.data.transforms import NORMALIZATIONS
     from gain_mtl.evaluate.scores import HISTORY_KEYS
     from gain_mtl.schedule import check_strategy
     from gain_mtl.train.selection import allowed_metrics
@@ -85,6 +86,9 @@ def check_config(config: Config) -> None:
         check_strategy(config.train.strategy)
     except ValueError as exc:
         raise TrainError(f"train.strategy: {exc}") from None
+    if config.model.normalization not in NORMALIZATIONS:
+        raise TrainError(f"model.normalization {config.model.normalization!r} is not one of: "
+                         f"{', '.join(NORMALIZATIONS)}")
     size = config.data.image_size
     if size <= 0 or size % BACKBONE_STRIDE:
         lower = max(BACKBONE_STRIDE, size // BACKBONE_STRIDE * BACKBONE_STRIDE)

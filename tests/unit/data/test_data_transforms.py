@@ -112,3 +112,23 @@ def test_evaluation_normalises_with_imagenet_constants():
     assert out["image"].dtype == torch.float32
     expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
     assert torch.allclose(out["image"][:, 0, 0], torch.tensor(expected))
+
+
+def test_normalization_follows_the_backbones_pretrained_weights():
+    from gain_mtl.config import ModelConfig
+    from gain_mtl.data.transforms import IMAGENET, input_normalization
+
+    half = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert input_normalization(ModelConfig(backbone="tf_efficientnet_lite0")) == half
+    assert input_normalization(ModelConfig(backbone="tf_efficientnetv2_s.in1k")) == half
+    assert input_normalization(ModelConfig(backbone="efficientnet_b0")) == IMAGENET
+    assert input_normalization(ModelConfig(backbone="tf_efficientnet_lite0", normalization="imagenet")) == IMAGENET
+    with pytest.raises(ValueError, match="model.normalization 'zscore'"):
+        input_normalization(ModelConfig(normalization="zscore"))
+
+
+def test_eval_transform_applies_the_given_statistics():
+    image = tv_tensors.Image(torch.full((3, 2, 2), 255, dtype=torch.uint8))
+    out = build_eval_transform(((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))(
+        {"image": image, "mask": tv_tensors.Mask(torch.zeros(1, 2, 2, dtype=torch.uint8))})
+    assert torch.allclose(out["image"], torch.ones(3, 2, 2))  # white is +1 in [-1, 1]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gain_mtl.config import load_config
-from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from gain_mtl.data.transforms import build_eval_transform, input_normalization
 from gain_mtl.export.graph import InferenceGraph, graph_cost
 from gain_mtl.export.onnx import OnnxExportError, export_onnx
 from gain_mtl.models.network import GainMTL
@@ -21,10 +21,14 @@ def model():
 
 
 def _full_model_outputs(model, frames: torch.Tensor, final_key: str):
-    """The full model on the same frames, preprocessed the way training does (RGB, mean/std)."""
-    rgb = frames[..., [2, 1, 0]].permute(0, 3, 1, 2).float() / 255.0
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    out = model((rgb - mean) / std)
+    """The full model on the same frames, preprocessed by training's own transform (RGB, the
+    backbone's mean/std)."""
+    from torchvision import tv_tensors
+
+    transform = build_eval_transform(input_normalization(model.cfg))
+    rgb = frames[..., [2, 1, 0]].permute(0, 3, 1, 2)
+    images = torch.stack([transform({"image": tv_tensors.Image(x)})["image"].as_subclass(torch.Tensor) for x in rgb])
+    out = model(images)
     return (torch.softmax(out[final_key], 1)[:, 1], out["attention_map"], torch.sigmoid(out["localization_logits"]))
 
 
@@ -38,6 +42,18 @@ def test_pruned_graph_equals_full_model(model, strategy, final_key):
         assert a.shape == b.shape, name
         assert torch.max(torch.abs(a - b)) < 1e-5, name
     assert pruned[0].shape == (3,) and pruned[1].shape[:2] == (3, 1) and pruned[2].shape[:2] == (3, 1)
+
+
+def test_graph_normalises_with_the_backbones_statistics():
+    """A tf_ port expects [-1, 1] pixels: the graph must fold in what training used, not ImageNet's."""
+    config = load_config("tiny", ["model.backbone=tf_efficientnet_lite0"]).model
+    assert input_normalization(config) == ((0.5,) * 3, (0.5,) * 3)
+    torch.manual_seed(0)
+    lite0 = GainMTL(config, load_weights=False).eval()
+    frames = torch.randint(0, 256, (2, SIZE, SIZE, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        pruned, full = InferenceGraph(lite0, "S5")(frames), _full_model_outputs(lite0, frames, "attended_cls_logits")
+    assert all(torch.max(torch.abs(a - b)) < 1e-5 for a, b in zip(pruned, full))
 
 
 def test_rgb_camera_order_is_supported(model):

@@ -74,3 +74,13 @@ def test_load_model_keeps_the_trained_config_and_reads_no_weights_file(tmp_path)
     model, loaded, meta = load_model(path)
     assert loaded == config and loaded.digest() == config.digest()
     assert not model.training and meta == {"threshold": 0.3}
+
+
+def test_runs_saved_before_normalization_existed_keep_imagenet_statistics():
+    from gain_mtl.config import load_config
+    from gain_mtl.train.checkpoint import checkpoint_config
+
+    stored = load_config("demo").to_dict()
+    assert stored["model"]["normalization"] == "backbone"
+    del stored["model"]["normalization"]
+    assert checkpoint_config({"config": stored}, "old.pt").model.normalization == "imagenet"
