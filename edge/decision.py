@@ -1,4 +1,4 @@
-"""From one frame's model outputs to a verdict: threshold, defect region, attention peak.
+"""From one frame's model outputs to a verdict: threshold, defect regions, attention peak.
 
 Fail-safe by construction: anything that is not a valid score above or below the threshold
 (an error, a timeout, NaN) is a ``fault``, and a fault is never an accept.
@@ -7,7 +7,7 @@ Fail-safe by construction: anything that is not a valid score above or below the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -15,12 +15,24 @@ from edge.events import ACCEPT, FAULT, REASON_INVALID_OUTPUT, REJECT, Region
 
 ArrayLike = Union[float, np.ndarray]
 
+# Where no bundle's localization threshold (chosen on validation) is passed in: the sigmoid's
+# midpoint, which the localization head's loss pulls defect pixels above.
+DEFAULT_LOCALIZATION_THRESHOLD = 0.5
+# The localization map is stride-8 features upsampled x4 (bilinear), so one feature cell that is
+# clearly above the threshold covers about 4x4 map cells. A component of fewer than 4 cells is the
+# fringe of a logit that barely crosses it, not a shape the model resolved: a speck, dropped.
+MIN_REGION_CELLS = 4
+# A part with more separate defects than this is rejected anyway, and the line acts on the largest;
+# the cap keeps an event small when a map is speckled (each region is ~80 bytes of JSON, sent on
+# every sink and spooled while a broker is away).
+MAX_REGIONS = 8
+
 
 @dataclass
 class Verdict:
     decision: str
     score: Optional[float] = None
-    region: Optional[Region] = None
+    regions: Optional[List[Region]] = None
     attention_peak: Optional[Dict[str, float]] = None
     reason: Optional[str] = None
 
@@ -30,10 +42,13 @@ def fault(reason: str) -> Verdict:
 
 
 def decide(outputs: Dict[str, np.ndarray], threshold: float, frame_size: Tuple[int, int],
-           region_threshold: float = 0.5) -> Verdict:
+           localization_threshold: float = DEFAULT_LOCALIZATION_THRESHOLD) -> Verdict:
     """Verdict for one frame (outputs of batch size 1); ``frame_size`` is (width, height).
 
     A score at or above ``threshold`` is a reject, matching how the threshold was chosen for recall.
+    Only a reject carries ``regions`` (possibly empty: the score says defect, the map found no
+    place for it): the line acts on where a rejected part is bad, and a box on an accepted part
+    would be a defect the verdict itself denies, which a consumer could mistake for one to act on.
     """
     score = float(np.asarray(outputs["defect_prob"]).reshape(-1)[0])
     if not valid_scores(score):
@@ -41,8 +56,8 @@ def decide(outputs: Dict[str, np.ndarray], threshold: float, frame_size: Tuple[i
     peak = attention_peak(np.asarray(outputs["attention_map"]), frame_size)
     if accepts(score, threshold):
         return Verdict(decision=ACCEPT, score=score, attention_peak=peak)
-    region = largest_region(np.asarray(outputs["localization_map"]), frame_size, region_threshold)
-    return Verdict(decision=REJECT, score=score, region=region, attention_peak=peak)
+    regions = defect_regions(np.asarray(outputs["localization_map"]), frame_size, localization_threshold)
+    return Verdict(decision=REJECT, score=score, regions=regions, attention_peak=peak)
 
 
 def valid_scores(scores: ArrayLike) -> np.ndarray:
@@ -75,18 +90,25 @@ def attention_peak(attention: np.ndarray, frame_size: Tuple[int, int]) -> Dict[s
             "value": round(float(a[iy, ix]), 6)}
 
 
-def largest_region(localization: np.ndarray, frame_size: Tuple[int, int], threshold: float = 0.5) -> Optional[Region]:
-    """Bounding box (frame pixels) and area of the largest 8-connected component above ``threshold``."""
+def defect_regions(localization: np.ndarray, frame_size: Tuple[int, int], threshold: float,
+                   max_regions: int = MAX_REGIONS, min_cells: int = MIN_REGION_CELLS) -> List[Region]:
+    """One box per 8-connected component of the map at or above ``threshold``, largest first.
+
+    Boxes and areas are in frame pixels (``frame_size`` is (width, height)); each carries the
+    highest probability inside its component. Components under ``min_cells`` map cells are
+    dropped and at most ``max_regions`` are kept (see the constants above).
+    """
     import cv2
 
     m = map2d(localization)
-    binary = (m >= threshold).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    if count <= 1:
-        return None
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, bw, bh, area = (int(v) for v in stats[best, :5])
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((m >= threshold).astype(np.uint8), connectivity=8)
+    kept = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_cells]
+    kept.sort(key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))  # stable: equal areas stay in raster order
     w, h = frame_size
     sx, sy = w / m.shape[1], h / m.shape[0]
-    return Region(x=int(round(x * sx)), y=int(round(y * sy)), w=int(round(bw * sx)), h=int(round(bh * sy)),
-                  area=int(round(area * sx * sy)))
+    regions = []
+    for i in kept[:max_regions]:
+        x, y, bw, bh, area = (int(v) for v in stats[i, :5])
+        regions.append(Region(x=int(round(x * sx)), y=int(round(y * sy)), w=int(round(bw * sx)), h=int(round(bh * sy)),
+                              area=int(round(area * sx * sy)), peak=round(float(m[labels == i].max()), 6)))
+    return regions

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 ACCEPT, REJECT, FAULT = "accept", "reject", "fault"
 DECISIONS = (ACCEPT, REJECT, FAULT)
@@ -26,13 +26,14 @@ REASON_INVALID_OUTPUT = "invalid_output"  # NaN or out-of-range score
 
 @dataclass
 class Region:
-    """Bounding box of the largest defect component, in frame pixels."""
+    """One defect component of the localization map: its bounding box and area in frame pixels."""
 
     x: int
     y: int
     w: int
     h: int
     area: int  # component area in frame pixels
+    peak: Optional[float] = None  # highest probability inside; None only when read from an old journal
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Event:
     score: Optional[float] = None
     threshold: Optional[float] = None
     latency_ms: Optional[float] = None
-    region: Optional[Region] = None
+    regions: Optional[List[Region]] = None  # rejects only, largest first (edge/decision.py)
     attention_peak: Optional[Dict[str, float]] = None  # {"x", "y" (frame pixels), "value"}
     reason: Optional[str] = None
     run: str = ""                  # run id: (run, frame) identifies a decision across resends
@@ -61,8 +62,11 @@ class Event:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Event":
         data = dict(data)
-        if data.get("region") is not None:
-            data["region"] = Region(**data["region"])
+        if "region" in data:  # a journal written when an event carried one region, the largest
+            old = data.pop("region")
+            data["regions"] = None if old is None else [old]
+        if data.get("regions") is not None:
+            data["regions"] = [Region(**r) for r in data["regions"]]
         return cls(**data)
 
     @classmethod

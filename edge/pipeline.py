@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from edge.backends.base import Runner
-from edge.decision import Verdict, decide, fault
+from edge.decision import DEFAULT_LOCALIZATION_THRESHOLD, Verdict, decide, fault
 from edge.events import (ACCEPT, FAULT, REASON_INFERENCE_ERROR, REASON_INFERENCE_TIMEOUT, REASON_OVERFLOW, REASON_TIMEOUT,
                          REASON_UNREADABLE, REJECT, Event, status)
 from edge.preprocess import resize_frame
@@ -185,13 +185,15 @@ class Pipeline:
 
     ``inference_timeout_s``: how long a frame may wait on the runner (for its result when there is
     no deadline, for a free job always) before the runner is taken for unresponsive.
+    ``localization_threshold``: where the localization map marks a defect region (the bundle's).
     """
 
     def __init__(self, source: Source, runner: Runner, threshold: float, sinks: Sequence[Sink], *,
                  mode: str = "every-frame", deadline_ms: Optional[float] = None, queue_size: int = 8,
                  max_frames: Optional[int] = None, overflow_wait_s: Optional[float] = None,
                  sink_error_interval_s: float = 5.0, run_id: Optional[str] = None,
-                 inference_timeout_s: float = INFERENCE_TIMEOUT_S) -> None:
+                 inference_timeout_s: float = INFERENCE_TIMEOUT_S,
+                 localization_threshold: float = DEFAULT_LOCALIZATION_THRESHOLD) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
         if deadline_ms is not None and deadline_ms <= 0:
@@ -200,6 +202,8 @@ class Pipeline:
             raise ValueError(f"queue size must be at least 1, got {queue_size}")
         if inference_timeout_s <= 0:
             raise ValueError(f"the inference timeout must be positive, got {inference_timeout_s}")
+        if not 0.0 < localization_threshold <= 1.0:
+            raise ValueError(f"the localization threshold must be in (0, 1], got {localization_threshold}")
         self.source, self.runner, self.threshold, self.sinks = source, runner, float(threshold), list(sinks)
         self.mode = mode
         self.deadline_s = deadline_ms / 1000.0 if deadline_ms else None
@@ -208,6 +212,7 @@ class Pipeline:
         self.overflow_wait_s = overflow_wait_s if overflow_wait_s is not None else 2 * period
         self.sink_error_interval_s = sink_error_interval_s
         self.inference_timeout_s = float(inference_timeout_s)
+        self.localization_threshold = float(localization_threshold)
         self.run_id = run_id or uuid.uuid4().hex[:12]
         spec = runner.input_spec
         self.size = (spec.width, spec.height)
@@ -420,7 +425,8 @@ class Pipeline:
             verdict = fault(REASON_TIMEOUT)
         if verdict is None:
             try:
-                verdict = decide(pending.outputs, self.threshold, (frame.image.shape[1], frame.image.shape[0]))
+                verdict = decide(pending.outputs, self.threshold, (frame.image.shape[1], frame.image.shape[0]),
+                                 self.localization_threshold)
             except Exception as exc:
                 verdict = fault(REASON_INFERENCE_ERROR)
                 self._dispatch(status("decision_error", self.run_id, frame=frame.id, error=repr(exc)), None)
@@ -429,7 +435,7 @@ class Pipeline:
             kind="decision", frame=frame.id, ts_capture=round(frame.ts_capture, 6),
             ts_decision=round(time.time(), 6), decision=verdict.decision, score=verdict.score,
             threshold=self.threshold, latency_ms=round((now - frame.t_capture) * 1000.0, 3),
-            region=verdict.region, attention_peak=verdict.attention_peak, reason=verdict.reason, run=self.run_id,
+            regions=verdict.regions, attention_peak=verdict.attention_peak, reason=verdict.reason, run=self.run_id,
         )
         self._count(event)
         self._dispatch(event, FrameContext(frame.image, pending.outputs))

@@ -12,22 +12,42 @@ from edge.events import ACCEPT, REJECT, Event
 from edge.sinks.base import FrameContext, Sink, SinkError
 
 COLOURS = {"accept": (0, 200, 0), "reject": (0, 0, 255), "fault": (0, 200, 255)}
+# Opacity of a probability of 1; below it opacity falls in proportion, so the frame stays visible
+# under a confident defect and a map near 0 leaves it untouched.
+MAX_HEAT_OPACITY = 0.8
+
+
+def paint_probability(image: np.ndarray, probability: np.ndarray, channel_order: str = "BGR") -> np.ndarray:
+    """``image`` (uint8 (H, W, 3)) with a probability map painted over it on the absolute 0..1 scale.
+
+    Colour from the turbo colormap of the probability itself (never rescaled per image) and
+    opacity proportional to it: a good part, whose map is near 0 everywhere, looks as it is, and
+    one colour means one probability on every frame. The evaluation's overlay sheet and its colour
+    bar are painted with this function too, so the sheet and the line show the same picture.
+    """
+    import cv2
+
+    p = np.clip(np.nan_to_num(map2d(probability)), 0.0, 1.0)
+    p = cv2.resize(p, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.applyColorMap(np.round(p * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+    if channel_order == "RGB":
+        heat = heat[..., ::-1]
+    alpha = (MAX_HEAT_OPACITY * p)[..., None]
+    return np.round(image * (1.0 - alpha) + heat * alpha).astype(np.uint8)
 
 
 def render_overlay(image: np.ndarray, outputs: Optional[Dict[str, np.ndarray]], event: Event) -> np.ndarray:
-    """The frame with the localization heatmap blended in, the defect box and the verdict."""
+    """The frame with the localization map painted in (absolute scale), every defect box and the verdict."""
     import cv2
 
     canvas = image.copy()
     if outputs is not None and "localization_map" in outputs:
-        loc = map2d(outputs["localization_map"])
-        heat = cv2.applyColorMap((np.clip(loc, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
-        heat = cv2.resize(heat, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
-        canvas = cv2.addWeighted(canvas, 0.6, heat, 0.4, 0)
+        canvas = paint_probability(canvas, outputs["localization_map"])
     colour = COLOURS.get(event.decision or "fault", (255, 255, 255))
-    if event.region is not None:
-        r = event.region
+    for r in event.regions or ():
         cv2.rectangle(canvas, (r.x, r.y), (r.x + r.w, r.y + r.h), colour, 2)
+        if r.peak is not None:
+            cv2.putText(canvas, f"{r.peak:.2f}", (r.x, max(r.y - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
     label = f"#{event.frame} {event.decision}" + (f" {event.score:.3f}" if event.score is not None else "")
     cv2.putText(canvas, label, (5, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
     return canvas

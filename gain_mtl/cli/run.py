@@ -81,10 +81,12 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
     for sink in opened:
         for note in sink.notes():
             click.echo(f"gainctl run: {note}", err=True)
-    click.echo(f"gainctl run: {frames.name} -> {info.name}/{precision} (threshold {threshold:.4f}), mode {mode}", err=True)
+    loc_threshold = bundle.spec.localization_threshold
+    click.echo(f"gainctl run: {frames.name} -> {info.name}/{precision} (threshold {threshold:.4f}, "
+               f"regions at localization >= {loc_threshold:g}), mode {mode}", err=True)
     try:
         pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
-                            queue_size=queue_size, max_frames=max_frames)
+                            queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold)
     except ValueError as exc:
         runner.deactivate()
         _close_all(opened)

@@ -121,7 +121,7 @@ def evaluate_checkpoint(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "metrics.json", metrics)
-    write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png")
+    write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png", metrics["loc_threshold"])
     write_report(metrics, out / "report.md")
     return metrics
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.backends import decision_threshold, open_runner
-from edge.bundle import load_bundle
+from edge.bundle import load_bundle, write_bundle_json
 from edge.decision import decide
 from edge.preprocess import resize_frame
 from gain_mtl.cli import main
@@ -60,8 +61,26 @@ def test_run_equals_offline_decisions(bundle_and_video, tmp_path: Path, backend:
     for e in decisions:
         assert {"frame", "ts_capture", "ts_decision", "decision", "score", "threshold", "latency_ms"} <= set(e)
         assert e["ts_decision"] >= e["ts_capture"]
+        assert ("regions" in e) == (e["decision"] == "reject")
     summary = [e for e in events if e.get("reason") == "summary"][0]["detail"]
     assert summary["frames"] == FRAMES and summary["rejects"] == sum(labels)
     assert set(summary["latency_ms"]) == {"p50", "p90", "p99"}
     assert len(list((tmp_path / "rejects").glob("*-overlay.png"))) == sum(labels)
     assert "summary: frames=25" in result.output
+
+
+def test_regions_come_from_the_bundles_localization_threshold(bundle_and_video, tmp_path: Path) -> None:
+    # The tiny model's map peaks at ~0.998 on a defect: a bundle whose threshold is above that
+    # still rejects every defective frame, and no reject carries a region.
+    bundle, video, labels = bundle_and_video
+    strict = Path(shutil.copytree(bundle, tmp_path / "strict"))
+    spec = load_bundle(strict).spec
+    spec.localization_threshold = 0.999
+    write_bundle_json(strict, spec)
+    journal = tmp_path / "journal.jsonl"
+    result = CliRunner().invoke(main, ["run", "--model", str(strict), "--source", str(video), "--backend", "onnxruntime",
+                                       "--sink", f"journal:{journal}"])
+    assert result.exit_code == 0, result.output
+    assert "regions at localization >= 0.999" in result.output
+    rejects = [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
+    assert len(rejects) == sum(labels) and all(e["regions"] == [] for e in rejects)

@@ -59,7 +59,18 @@ def test_every_frame_with_a_slow_sink_decides_every_frame_in_order(runner: Runne
     assert summary.frames == 40 and summary.faults == 0 and summary.dropped == 0
     assert summary.rejects == sum(defective_at(i) for i in range(40))
     assert sink.statuses()[-1] == "summary"
-    assert all(e.region is not None for e in decisions if e.decision == "reject")
+    assert all(e.regions for e in decisions if e.decision == "reject")
+    assert all(e.regions is None for e in decisions if e.decision == "accept")
+
+
+def test_regions_are_drawn_at_the_localization_threshold_the_pipeline_is_given(runner: Runner) -> None:
+    # The tiny model's map peaks at ~0.998 on a defect: above 0.999 nothing is a region, the verdict stands.
+    sink = ListSink()
+    Pipeline(_source(SyntheticCamera(10)), runner, 0.5, [sink], localization_threshold=0.999).run()
+    rejects = [e for e in sink.decisions() if e.decision == "reject"]
+    assert len(rejects) == sum(defective_at(i) for i in range(10)) and all(e.regions == [] for e in rejects)
+    with pytest.raises(ValueError, match="localization threshold"):
+        Pipeline(_source(SyntheticCamera(1)), runner, 0.5, [sink], localization_threshold=0.0)
 
 
 def test_live_source_that_outruns_inference_gets_overflow_faults_not_drops(runner: Runner) -> None:

@@ -17,12 +17,18 @@ from edge.sinks.mqtt import Spool
 
 def _decision(frame: int, decision: str = "reject") -> Event:
     return Event(kind="decision", frame=frame, decision=decision, score=0.9, threshold=0.5, run="r",
-                 region=Region(1, 2, 3, 4, 12))
+                 regions=[Region(1, 2, 3, 4, 12, 0.9), Region(20, 2, 2, 2, 4, 0.6)])
 
 
 def test_event_json_round_trip() -> None:
     event = _decision(3)
     assert Event.from_json(event.to_json()) == event
+
+
+def test_a_journal_line_with_one_region_reads_as_a_list_of_one() -> None:
+    line = '{"kind":"decision","frame":4,"decision":"reject","score":0.9,"region":{"x":1,"y":2,"w":3,"h":4,"area":12}}'
+    assert Event.from_json(line).regions == [Region(1, 2, 3, 4, 12)]
+    assert Event.from_json('{"kind":"decision","frame":5,"decision":"accept","score":0.1}').regions is None
 
 
 def test_journal_appends_one_line_per_event(tmp_path: Path) -> None:

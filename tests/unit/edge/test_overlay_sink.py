@@ -1,0 +1,34 @@
+"""Reject pictures: the localization map on its absolute scale, and every defect box."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.events import Event, Region
+from edge.sinks.overlay import COLOURS, MAX_HEAT_OPACITY, paint_probability, render_overlay
+
+
+def _frame() -> np.ndarray:
+    return np.full((40, 80, 3), 100, np.uint8)
+
+
+def test_a_map_near_zero_leaves_the_frame_as_it_is() -> None:
+    assert np.array_equal(paint_probability(_frame(), np.zeros((1, 1, 4, 8), np.float32)), _frame())
+
+
+def test_opacity_follows_the_probability_not_the_maps_own_range() -> None:
+    low = paint_probability(_frame(), np.full((4, 8), 0.1, np.float32))
+    high = paint_probability(_frame(), np.full((4, 8), 1.0, np.float32))
+    # A flat map stays faint at 0.1 (min-max would have stretched it to full colour) ...
+    assert np.abs(low.astype(int) - 100).max() <= round(0.1 * MAX_HEAT_OPACITY * 155) + 1
+    # ... and a certain defect shows the colormap's top colour at full opacity over the frame.
+    assert np.abs(high.astype(int) - 100).max() > 60
+
+
+def test_every_region_of_a_reject_is_boxed() -> None:
+    event = Event(kind="decision", frame=1, decision="reject", score=0.9,
+                  regions=[Region(2, 2, 10, 10, 100, 0.9), Region(50, 20, 12, 12, 144, 0.7)])
+    canvas = render_overlay(_frame(), None, event)
+    red = np.all(canvas == COLOURS["reject"], axis=-1)
+    for r in event.regions:
+        assert red[r.y + r.h, r.x + r.w // 2] and red[r.y + r.h // 2, r.x]  # bottom and left edges

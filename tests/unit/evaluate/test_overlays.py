@@ -1,0 +1,46 @@
+"""The overlay sheet: drawn for one row or a dozen, on one localization scale, refusing bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gain_mtl.evaluate.overlays import OverlayRow, write_overlays
+
+
+def _row(defective: bool, size: int = 48) -> OverlayRow:
+    rng = np.random.default_rng(int(defective))
+    image = np.full((size, size, 3), 120, np.uint8)
+    mask = np.zeros((size, size), bool)
+    loc = np.full((size, size), 0.02, np.float32)
+    if defective:
+        mask[10:20, 25:40] = True
+        loc[8:22, 24:42] = 0.9
+    return OverlayRow(title="defective" if defective else "normal", image=image, mask=mask if defective else None,
+                      cam=rng.random((size, size)).astype(np.float32), attention=loc * 0.5, localization=loc)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_a_sheet_of_many_rows_grows_downwards_only(tmp_path: Path) -> None:
+    two = _png_size(write_overlays([_row(True), _row(False)], tmp_path / "two.png", 0.4))
+    twelve = _png_size(write_overlays([_row(i < 8) for i in range(12)], tmp_path / "twelve.png", 0.4))
+    assert two[0] == twelve[0] and twelve[1] > 5 * two[1] // 2
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.5])
+def test_a_threshold_outside_0_1_is_refused(tmp_path: Path, threshold: float) -> None:
+    with pytest.raises(ValueError, match="localization threshold"):
+        write_overlays([_row(True)], tmp_path / "o.png", threshold)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_no_rows_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no samples"):
+        write_overlays([], tmp_path / "o.png", 0.5)
