@@ -224,6 +224,26 @@ class Amp:
                    f"amp: {mode} autocast{' with a GradScaler' if fp16 else ''} on {device.type} ({where})")
 
 
+def train_step(model, batch: dict[str, torch.Tensor], optimizer, amp: Amp, loss_fn, weights: dict[str, float],
+               alpha: float | None, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimisation step on one batch (forward under ``amp``, the losses, backward, optimizer):
+    the step the trainer repeats and ``benchmarks/train_speed.py`` times. Returns the loss terms."""
+    images = batch["image"].to(device, non_blocking=True)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    target = {k: batch[k].to(device, non_blocking=True) for k in ("label", "mask", "has_mask")}
+    with torch.autocast(device.type, dtype=amp.dtype, enabled=amp.enabled):
+        out = model(images, target["mask"], labels=target["label"], has_mask=target["has_mask"], s6_alpha=alpha)
+    # The losses run in float32: BCE, Dice and focal terms are fragile in half precision.
+    out = {k: v.float() for k, v in out.items()}
+    total, components = loss_fn(out, target, weights)
+    optimizer.zero_grad(set_to_none=True)
+    amp.scaler.scale(total).backward()
+    amp.scaler.step(optimizer)
+    amp.scaler.update()
+    return total, components
+
+
 def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch: int) -> dict[str, Any]:
     from gain_mtl.evaluate.metrics import LOC_THRESHOLD
     from gain_mtl.evaluate.threshold import CHOICE_KEYS
@@ -446,21 +466,9 @@ class Trainer:
         bar = EpochProgress(loader, epoch + 1, cfg.epochs, len(loader), enabled=info.is_main)
         try:
             for batch in bar:
-                images = batch["image"].to(self.device, non_blocking=True)
-                if cfg.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                target = {k: batch[k].to(self.device, non_blocking=True) for k in ("label", "mask", "has_mask")}
-                with torch.autocast(self.device.type, dtype=amp.dtype, enabled=amp.enabled):
-                    out = model(images, target["mask"], labels=target["label"],
-                                has_mask=target["has_mask"], s6_alpha=alpha)
-                # The losses run in float32: BCE, Dice and focal terms are fragile in half precision.
-                out = {k: v.float() for k, v in out.items()}
-                total, components = loss_fn(out, target, weights)
-                optimizer.zero_grad(set_to_none=True)
-                amp.scaler.scale(total).backward()
-                amp.scaler.step(optimizer)
-                amp.scaler.update()
-                n = images.shape[0]
+                total, components = train_step(model, batch, optimizer, amp, loss_fn, weights, alpha,
+                                               self.device, cfg.channels_last)
+                n = batch["image"].shape[0]
                 sums[0] += float(total.detach()) * n
                 for i, name in enumerate(LOSS_NAMES):
                     sums[i + 1] += float(components[f"loss_{name}"]) * n
