@@ -48,8 +48,12 @@ def test_empty_subsets_give_zero_not_nan():
     normals_only = _batch([0, 0], [False, False])
     total, parts = loss(_outputs(2), normals_only, ALL_ONE)
     assert torch.isfinite(total)
-    for name in ("cam_guide", "loc", "cf", "consist"):
+    for name in ("cam_guide", "cf", "consist"):
         assert parts[f"loss_{name}"] == 0.0, name
+    # the localization head learns that a good part has nothing to mark: BCE to an empty map
+    empty = torch.zeros(2, 1, 8, 8)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(_outputs(2)["localization_logits"], empty)
+    assert parts["loss_loc"] == pytest.approx(expected.item(), rel=1e-6)
     maskless_defects = _batch([1, 1], [False, False])
     total, parts = loss(_outputs(2), maskless_defects, ALL_ONE)
     assert parts["loss_guide"] == 0.0 and parts["loss_cam_guide"] == 0.0 and math.isfinite(parts["loss_total"])
@@ -67,7 +71,9 @@ def test_each_loss_uses_its_subset_and_resized_masks():
     assert parts["loss_cam_guide"] == pytest.approx(expected_cam, rel=1e-6)
     loc_target = torch.zeros(1, 1, 8, 8)
     loc_target[..., :4, :4] = 1
-    expected_loc = dice_bce_loss(out["localization_logits"][1:2], loc_target).item()
+    expected_loc = (dice_bce_loss(out["localization_logits"][1:2], loc_target).item()
+                    + torch.nn.functional.binary_cross_entropy_with_logits(
+                        out["localization_logits"][0:1], torch.zeros(1, 1, 8, 8)).item())
     assert parts["loss_loc"] == pytest.approx(expected_loc, rel=1e-6)
     cf = -torch.log_softmax(out["cf_logits"][1], 0)[0].item()
     assert parts["loss_cf"] == pytest.approx(cf, rel=1e-6)
