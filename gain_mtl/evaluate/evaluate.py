@@ -38,6 +38,16 @@ def split_samples(data_root: Path, split: str, config, meta: dict[str, Any]):
     return samples
 
 
+def spread(indices: list[int], count: int) -> list[int]:
+    """``count`` of ``indices`` evenly spaced along the list (all of them when there are fewer).
+
+    Files are listed by name, and names often start with the defect type or the capture batch
+    (Magnetic Tile: MT_Blowhole..., MT_Break...): the first few would all be one kind of part."""
+    if len(indices) <= count:
+        return list(indices)
+    return [indices[round(k * (len(indices) - 1) / max(1, count - 1))] for k in range(count)]
+
+
 def _overlay_rows(pred, samples, image_size: int, per_class: int):
     from gain_mtl.data.io import read_image
     from gain_mtl.data.layout import CLASS_NAMES
@@ -46,9 +56,9 @@ def _overlay_rows(pred, samples, image_size: int, per_class: int):
     rows = []
     for label, name in enumerate(CLASS_NAMES):
         chosen = [i for i in range(len(samples)) if pred.label[i] == label]
-        if label == 1:  # annotated defects first: their GT column says the most
-            chosen.sort(key=lambda i: not pred.has_mask[i])
-        for i in chosen[:per_class]:
+        if label == 1:  # annotated defects when there are any: their GT column says the most
+            chosen = [i for i in chosen if pred.has_mask[i]] or chosen
+        for i in spread(chosen, per_class):
             rows.append(OverlayRow(
                 title=f"{name} p={pred.prob[i]:.2f}\n{samples[i].image.name}",
                 image=read_image(samples[i].image, image_size),
@@ -56,6 +66,25 @@ def _overlay_rows(pred, samples, image_size: int, per_class: int):
                 cam=pred.cam[i], attention=pred.attention[i], localization=pred.localization[i],
             ))
     return rows
+
+
+def write_predictions(pred, samples, threshold: float, path: Path) -> Path:
+    """predictions.csv: one row per image (file, label, defect probability, the line's decision at
+    ``threshold``), so an operating point or a single part can be looked up without the model."""
+    import csv
+    import io
+
+    from edge.atomic import atomic_write_text
+    from edge.decision import accepts
+    from edge.events import ACCEPT, REJECT
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("image", "label", "prob", "decision"))
+    for sample, label, prob in zip(samples, pred.label, pred.prob):
+        writer.writerow((sample.image.name, int(label), f"{float(prob):.6g}",
+                         ACCEPT if accepts(float(prob), threshold) else REJECT))
+    return atomic_write_text(path, out.getvalue())
 
 
 def evaluate_checkpoint(
@@ -66,7 +95,8 @@ def evaluate_checkpoint(
     overlay_samples: int = 4,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on ``split`` of ``data_root``; writes the three files, returns metrics.
+    """Evaluate ``checkpoint`` on ``split`` of ``data_root``; writes metrics.json, predictions.csv,
+    overlays.png and report.md, returns the metrics.
 
     Every input is checked before the first file is written, so a refused evaluation leaves no
     metrics.json that a later step could mistake for a result.
@@ -75,6 +105,7 @@ def evaluate_checkpoint(
 
     from edge.atomic import atomic_write_json
     from gain_mtl.data.dataset import DefectDataset
+    from gain_mtl.data.transforms import build_eval_transform, input_normalization
     from gain_mtl.evaluate.metrics import LOC_THRESHOLD
     from gain_mtl.evaluate.overlays import write_overlays
     from gain_mtl.evaluate.predict import predict
@@ -95,7 +126,6 @@ def evaluate_checkpoint(
     except TrainError as exc:
         raise EvalError(str(exc)) from None
     model, config, meta = load_model(checkpoint, torch_device)
-    from gain_mtl.data.transforms import build_eval_transform, input_normalization
     samples = split_samples(data_root, split, config, meta)
     size = config.data.image_size
     loader = DataLoader(
@@ -121,6 +151,7 @@ def evaluate_checkpoint(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "metrics.json", metrics)
+    write_predictions(pred, samples, metrics["threshold"], out / "predictions.csv")
     write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png", metrics["loc_threshold"])
     write_report(metrics, out / "report.md")
     return metrics

@@ -118,6 +118,13 @@ def test_eval_writes_every_key(s5_run, synth_root, tmp_path):
     assert metrics["n_with_mask"] == metrics["n_defective"] > 0
     assert sum(metrics["confusion"].values()) == metrics["n_images"]
     assert (out / "overlays.png").stat().st_size > 1000
+    import csv
+
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert len(rows) == metrics["n_images"]
+    rejected = [float(r["prob"]) >= metrics["threshold"] for r in rows]
+    assert [r["decision"] for r in rows] == ["reject" if x else "accept" for x in rejected]
+    assert sum(int(r["label"]) == 1 and x for r, x in zip(rows, rejected)) == metrics["confusion"]["tp"]
     assert "| CAM |" in (out / "report.md").read_text()
     # val is re-made from the run's seed and checked against the stored split digest
     val = CliRunner().invoke(main, ["eval", "--checkpoint", str(s5_run / "checkpoints" / "best.pt"),

@@ -44,3 +44,12 @@ def test_a_threshold_outside_0_1_is_refused(tmp_path: Path, threshold: float) ->
 def test_no_rows_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no samples"):
         write_overlays([], tmp_path / "o.png", 0.5)
+
+
+def test_overlay_rows_are_spread_over_the_split_not_its_first_files():
+    from gain_mtl.evaluate.evaluate import spread
+
+    assert spread(list(range(10)), 3) == [0, 4, 9]  # first, middle, last
+    assert spread(list(range(100)), 5) == [0, 25, 50, 74, 99]
+    assert spread([7, 8], 5) == [7, 8]
+    assert spread(list(range(10)), 1) == [0]
