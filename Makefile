@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: setup test demo bench lint clean services
+.PHONY: setup test demo bench bench-train quality lint clean services
 
 setup: $(STAMP)
 
@@ -36,6 +36,17 @@ demo: setup
 
 bench: setup
 	$(BIN)/python benchmarks/latency.py
+
+# Images/s of a training step (Lite0 @224, EfficientNetV2-S @256 and @512; float32 against bf16,
+# decoded-image cache on and off) and bf16 against float32 on the demo config, about 40 minutes on
+# 2 CPU cores: benchmarks/reports/<device>/train-speed.md.
+bench-train: setup
+	$(BIN)/python benchmarks/train_speed.py
+
+# S1, S5 and S6 on the Magnetic Tile dataset (../shared/datasets/magnetic-tile or --source), about
+# an hour on 2 CPU cores: benchmarks/reports/quality-magnetic-tile.md.
+quality: setup
+	$(BIN)/python benchmarks/quality.py
 
 lint: setup
 	$(BIN)/vermin --target=3.10- --no-tips --violations edge
