@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,7 +176,7 @@ def result_rows(results: dict[str, dict], at_precision: dict[str, float], minute
 
 
 def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: dict[str, Path],
-                 minutes: dict[str, float], command: str, counts: dict[str, int], wall: float) -> Path:
+                 minutes: dict[str, float], command: str, counts: dict[str, int]) -> Path:
     import torch
 
     from edge.atomic import atomic_write_text
@@ -193,7 +192,7 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
         sheets.append(f"### {name}\n\n![{name} overlays]({sheet.name})\n")
     at_precision = {n: recall_at_precision(read_csv(e / "predictions.csv"), TARGET_PRECISION) for n, e in evals.items()}
     device = device_fingerprint()
-    config = json.loads((next(iter(runs.values())) / "metrics.json").read_text())
+    selection = ", ".join(f"{n}: {json.loads((r / 'metrics.json').read_text())['best_metric']}" for n, r in runs.items())
     first = next(iter(results.values()))
     header = ("strategy", "AUROC", "thr", "recall", "expected recall [interval]", "precision", "F1",
               f"recall @ prec {TARGET_PRECISION}", "CAM-IoU", "PointGame", "Energy-In", "attn-IoU", "attn-PG",
@@ -201,8 +200,9 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
     text = "\n".join([
         "# Quality on Magnetic Tile: S1, S5, S6 at one CPU budget",
         "",
-        f"Produced by `benchmarks/quality.py` in {wall / 60:.0f} minutes of wall time "
-        f"({', '.join(f'{k} {v:.1f}' for k, v in minutes.items())} min for training + evaluation).",
+        f"Produced by `benchmarks/quality.py`: {sum(minutes.values()):.0f} minutes of training and evaluation "
+        f"({', '.join(f'{k} {v:.1f}' for k, v in minutes.items())} min, from each run's first file to its "
+        "evaluation's last).",
         "",
         f"Command: `{command}`",
         "",
@@ -211,7 +211,7 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
         f"`train.target_recall={args.target_recall}` {shlex.join(args.set)}.",
         "- The design's four-stage schedule, compressed in epochs only; `best.pt` is chosen among the "
         "epochs that train every loss of the strategy at full weight (docs/design-choices.md #19) by "
-        f"validation {config['best_metric']}.",
+        f"validation {selection}.",
         f"- Data: `gainctl data import magnetic-tile` (test ratio 0.2 per defect type, seed 0), the full "
         f"training split: {counts['train_normal']} normal + {counts['train_defective']} defective images "
         f"(train and val, val_ratio 0.2); test: {counts['test_normal']} normal, {counts['test_defective']} "
@@ -243,7 +243,7 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
         "",
         f"![training curves]({curves.name})",
         "",
-        "## Overlays (test split: defects, then good parts)",
+        "## Overlays (test split: good parts, then defects, spread over the split)",
         "",
         *sheets,
         args.notes_text,
@@ -267,8 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.source}: the Magnetic Tile dataset is not there; give --source DIR "
                          "(see the dataset's SOURCE.md for where it comes from)")
     args.notes_text = args.notes.read_text() if args.notes and args.notes.exists() else ""
-    command = "python benchmarks/quality.py " + shlex.join(public_args(argv if argv is not None else sys.argv[1:]))
-    started = time.perf_counter()
+    command = shlex.join(["python", "benchmarks/quality.py", *public_args(argv if argv is not None else sys.argv[1:])])
     args.work.mkdir(parents=True, exist_ok=True)
     log = args.work / "quality.log"
     data = args.work / "magnetic-tile"
@@ -291,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
               f"cam_iou {results[name]['cam_iou']} loc_iou {results[name]['loc_iou']}", flush=True)
     counts = {f"{split}_{label}": sum(1 for _ in (data / "images" / split / label).iterdir())
               for split in ("train", "test") for label in ("normal", "defective")}
-    path = write_report(args, results, runs, evals, minutes, command, counts, time.perf_counter() - started)
+    path = write_report(args, results, runs, evals, minutes, command, counts)
     print(f"report: {path}")
 
 
