@@ -38,8 +38,8 @@ bench: setup
 	$(BIN)/python benchmarks/latency.py
 
 # Images/s of a training step (Lite0 @224, EfficientNetV2-S @256 and @512; float32 against bf16,
-# decoded-image cache on and off) and bf16 against float32 on the demo config, about 40 minutes on
-# 2 CPU cores: benchmarks/reports/<device>/train-speed.md.
+# decoded-image cache on and off) and bf16 against float32 on the demo config, 13-18 minutes on
+# 2 CPU cores (--no-quality saves about 7): benchmarks/reports/<device>/train-speed.md.
 bench-train: setup
 	$(BIN)/python benchmarks/train_speed.py
 

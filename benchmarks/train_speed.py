@@ -224,7 +224,7 @@ def run_quality(work: Path) -> dict:
                               work, log)
             gainctl(["eval", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--data", str(data),
                      "--split", "test", "--out", str(evaluation)], work, log)
-            metrics = json.loads((evaluation / "metrics.json").read_text())
+            metrics = json.loads((evaluation / "metrics.json").read_text().replace(str(work), "$WORK"))
             results.setdefault(seed, {})[amp] = {"train_seconds": seconds, "metrics": metrics}
     return {"commands": log, "results": results}
 
