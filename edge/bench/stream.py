@@ -139,7 +139,8 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tup
         with open_runner(bundle, row.backend, row.precision, **mode_options(row.backend, THROUGHPUT)) as runner:
             timed = TimedRunner(runner)
             pipeline = Pipeline(source, timed, decision_threshold(bundle, row.backend, row.precision), [first, journal, last],
-                                mode="every-frame", max_frames=settings.stream_frames)
+                                mode="every-frame", max_frames=settings.stream_frames,
+                                localization_threshold=bundle.spec.localization_threshold)
             summary = pipeline.run()
             jobs = runner.jobs
         journal.close()
