@@ -27,7 +27,10 @@ from typing import Any
 from edge.atomic import atomic_write_json
 
 # 3: threshold_recall (the expected recall interval of each threshold) and localization_threshold.
-SCHEMA_VERSION = 3
+# 4: localization_threshold may be null: the strategy never trained the localization head (S1-S3),
+#    so its map marks nothing and events carry no regions. Version 3 is read as 4 without nulls.
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (3, 4)
 BUNDLE_FILE = "bundle.json"
 METADATA_KEY = "gain_mtl_bundle"
 FORMATS = ("onnx", "openvino", "tensorrt-engine")
@@ -92,8 +95,9 @@ class BundleSpec:
     # threshold_supported and threshold_warning (too few validation defects for the target).
     threshold_recall: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # Probability at or above which a localization-map pixel is defect (the defect regions of an
-    # event); chosen on validation at training. 0.5 only for a spec built in code without one.
-    localization_threshold: float = 0.5
+    # event); chosen on validation at training. 0.5 only for a spec built in code without one;
+    # None where the strategy did not train the localization head: no regions are reported.
+    localization_threshold: float | None = 0.5
     strategy: str = ""
     backbone: str = ""
     config_digest: str = ""
@@ -116,10 +120,10 @@ class BundleSpec:
         if not isinstance(data, dict):
             raise BundleError(f"{source}: expected a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise BundleError(
                 f"{source}: bundle schema version {version!r} is not supported (this runtime reads "
-                f"version {SCHEMA_VERSION}); re-export the bundle with a matching gain-mtl version"
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}); re-export the bundle with a matching gain-mtl version"
             )
         try:
             body = dict(data)
@@ -129,7 +133,8 @@ class BundleSpec:
                 str(precision): {str(fmt): float(v) for fmt, v in by_format.items()}
                 for precision, by_format in body["thresholds"].items()
             }
-            body["localization_threshold"] = float(body["localization_threshold"])
+            loc = body["localization_threshold"]
+            body["localization_threshold"] = None if loc is None and version >= 4 else float(loc)
             spec = cls(**body)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise BundleError(f"{source}: malformed bundle description ({exc}); re-export the bundle") from exc
@@ -170,7 +175,7 @@ class BundleSpec:
                 interval = recall.get("expected_recall_interval")
                 if interval is not None and not 0.0 <= interval[0] <= interval[1] <= 1.0:
                     problems.append(f"threshold_recall[{precision}][{fmt}] interval {interval} is not within [0, 1]")
-        if not 0.0 < self.localization_threshold <= 1.0:
+        if self.localization_threshold is not None and not 0.0 < self.localization_threshold <= 1.0:
             problems.append(f"localization_threshold = {self.localization_threshold} is not in (0, 1]")
         for a in self.artifacts:
             if a.format not in FORMATS:

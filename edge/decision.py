@@ -42,13 +42,15 @@ def fault(reason: str) -> Verdict:
 
 
 def decide(outputs: Dict[str, np.ndarray], threshold: float, frame_size: Tuple[int, int],
-           localization_threshold: float = DEFAULT_LOCALIZATION_THRESHOLD) -> Verdict:
+           localization_threshold: Optional[float] = DEFAULT_LOCALIZATION_THRESHOLD) -> Verdict:
     """Verdict for one frame (outputs of batch size 1); ``frame_size`` is (width, height).
 
     A score at or above ``threshold`` is a reject, matching how the threshold was chosen for recall.
     Only a reject carries ``regions`` (possibly empty: the score says defect, the map found no
     place for it): the line acts on where a rejected part is bad, and a box on an accepted part
     would be a defect the verdict itself denies, which a consumer could mistake for one to act on.
+    ``localization_threshold=None`` (a model whose localization head was never trained) gives no
+    ``regions`` at all: its map would box noise.
     """
     score = float(np.asarray(outputs["defect_prob"]).reshape(-1)[0])
     if not valid_scores(score):
@@ -56,7 +58,8 @@ def decide(outputs: Dict[str, np.ndarray], threshold: float, frame_size: Tuple[i
     peak = attention_peak(np.asarray(outputs["attention_map"]), frame_size)
     if accepts(score, threshold):
         return Verdict(decision=ACCEPT, score=score, attention_peak=peak)
-    regions = defect_regions(np.asarray(outputs["localization_map"]), frame_size, localization_threshold)
+    regions = (None if localization_threshold is None else
+               defect_regions(np.asarray(outputs["localization_map"]), frame_size, localization_threshold))
     return Verdict(decision=REJECT, score=score, regions=regions, attention_peak=peak)
 
 

@@ -185,7 +185,8 @@ class Pipeline:
 
     ``inference_timeout_s``: how long a frame may wait on the runner (for its result when there is
     no deadline, for a free job always) before the runner is taken for unresponsive.
-    ``localization_threshold``: where the localization map marks a defect region (the bundle's).
+    ``localization_threshold``: where the localization map marks a defect region (the bundle's;
+    None for a model that does not localize: no regions).
     """
 
     def __init__(self, source: Source, runner: Runner, threshold: float, sinks: Sequence[Sink], *,
@@ -193,7 +194,7 @@ class Pipeline:
                  max_frames: Optional[int] = None, overflow_wait_s: Optional[float] = None,
                  sink_error_interval_s: float = 5.0, run_id: Optional[str] = None,
                  inference_timeout_s: float = INFERENCE_TIMEOUT_S,
-                 localization_threshold: float = DEFAULT_LOCALIZATION_THRESHOLD) -> None:
+                 localization_threshold: Optional[float] = DEFAULT_LOCALIZATION_THRESHOLD) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
         if deadline_ms is not None and deadline_ms <= 0:
@@ -202,7 +203,7 @@ class Pipeline:
             raise ValueError(f"queue size must be at least 1, got {queue_size}")
         if inference_timeout_s <= 0:
             raise ValueError(f"the inference timeout must be positive, got {inference_timeout_s}")
-        if not 0.0 < localization_threshold <= 1.0:
+        if localization_threshold is not None and not 0.0 < localization_threshold <= 1.0:
             raise ValueError(f"the localization threshold must be in (0, 1], got {localization_threshold}")
         self.source, self.runner, self.threshold, self.sinks = source, runner, float(threshold), list(sinks)
         self.mode = mode
@@ -212,7 +213,7 @@ class Pipeline:
         self.overflow_wait_s = overflow_wait_s if overflow_wait_s is not None else 2 * period
         self.sink_error_interval_s = sink_error_interval_s
         self.inference_timeout_s = float(inference_timeout_s)
-        self.localization_threshold = float(localization_threshold)
+        self.localization_threshold = None if localization_threshold is None else float(localization_threshold)
         self.run_id = run_id or uuid.uuid4().hex[:12]
         spec = runner.input_spec
         self.size = (spec.width, spec.height)

@@ -114,6 +114,12 @@ def loss_weights(strategy: str, progress: float, loc_warmup_ratio: float = 0.5) 
     return {name: weights[name] for name in LOSS_NAMES}
 
 
+def trains_localization(strategy: str) -> bool:
+    """Whether ``strategy`` ever trains the localization head (L_loc weight above 0: S4-S6). In
+    the others the head keeps its initial weights, and its map says nothing about the part."""
+    return check_strategy(strategy).weights["loc"] > 0
+
+
 def final_logits_key(strategy: str) -> str:
     """The output that is the prediction: the classification head in S1-S2, else the attended head."""
     return check_strategy(strategy).final_logits

@@ -82,8 +82,10 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         for note in sink.notes():
             click.echo(f"gainctl run: {note}", err=True)
     loc_threshold = bundle.spec.localization_threshold
+    regions = (f"regions at localization >= {loc_threshold:g}" if loc_threshold is not None else
+               f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
     click.echo(f"gainctl run: {frames.name} -> {info.name}/{precision} (threshold {threshold:.4f}, "
-               f"regions at localization >= {loc_threshold:g}), mode {mode}", err=True)
+               f"{regions}), mode {mode}", err=True)
     try:
         pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
                             queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold)

@@ -112,6 +112,7 @@ def evaluate_checkpoint(
     from gain_mtl.evaluate.report import write_report
     from gain_mtl.evaluate.scores import score
     from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD, recall_check
+    from gain_mtl.schedule import trains_localization
     from gain_mtl.train.checkpoint import load_model
     from gain_mtl.train.loaders import worker_count
     from gain_mtl.train.trainer import TrainError, resolve_device
@@ -152,7 +153,8 @@ def evaluate_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "metrics.json", metrics)
     write_predictions(pred, samples, metrics["threshold"], out / "predictions.csv")
-    write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png", metrics["loc_threshold"])
+    boxes_at = metrics["loc_threshold"] if trains_localization(config.train.strategy) else None
+    write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png", boxes_at)
     write_report(metrics, out / "report.md")
     return metrics
 

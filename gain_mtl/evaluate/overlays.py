@@ -40,8 +40,12 @@ class OverlayRow:
     localization: np.ndarray  # probability (H, W)
 
 
-def write_overlays(rows: list[OverlayRow], path: str | Path, localization_threshold: float) -> Path:
-    """Draw the sheet (a legend and the colour bar on top, then one row per sample) and write it atomically as PNG."""
+def write_overlays(rows: list[OverlayRow], path: str | Path, localization_threshold: float | None) -> Path:
+    """Draw the sheet (a legend and the colour bar on top, then one row per sample) and write it atomically as PNG.
+
+    ``localization_threshold=None``: the strategy never trained the localization head; its map is
+    drawn (so the sheet shows it is noise) but boxes no region, as the line reports none.
+    """
     import io
 
     import matplotlib
@@ -53,7 +57,7 @@ def write_overlays(rows: list[OverlayRow], path: str | Path, localization_thresh
 
     if not rows:
         raise ValueError("no samples to draw in the overlay grid")
-    if not 0.0 < localization_threshold <= 1.0:
+    if localization_threshold is not None and not 0.0 < localization_threshold <= 1.0:
         raise ValueError(f"the localization threshold must be in (0, 1], got {localization_threshold}")
     n = len(rows)
     fig = plt.figure(figsize=(PANEL_INCHES * len(COLUMNS), PANEL_INCHES * n + HEADER_INCHES))
@@ -74,7 +78,7 @@ def write_overlays(rows: list[OverlayRow], path: str | Path, localization_thresh
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def _draw_row(axes: list, row: OverlayRow, localization_threshold: float) -> None:
+def _draw_row(axes: list, row: OverlayRow, localization_threshold: float | None) -> None:
     from edge.decision import defect_regions
     from edge.sinks.overlay import paint_probability
 
@@ -86,7 +90,8 @@ def _draw_row(axes: list, row: OverlayRow, localization_threshold: float) -> Non
         ax.imshow(row.image)
         ax.imshow(minmax_normalise(relative), cmap="jet", vmin=0, vmax=1, alpha=0.5)
     axes[4].imshow(paint_probability(row.image, row.localization, channel_order="RGB"))
-    for region in defect_regions(row.localization, (width, height), localization_threshold):
+    regions = [] if localization_threshold is None else defect_regions(row.localization, (width, height), localization_threshold)
+    for region in regions:
         axes[4].add_patch(_box(region))
         above = region.y > height // 8  # else the label would leave the panel: it goes inside the box
         label = axes[4].text(region.x, region.y - 1 if above else region.y + 1, f"{region.peak:.2f}", color=BOX_COLOUR,
@@ -119,24 +124,29 @@ def _box(region):
     return Rectangle((region.x - 0.5, region.y - 0.5), region.w, region.h, fill=False, edgecolor=BOX_COLOUR, linewidth=1.2)
 
 
-def _legend(ax, localization_threshold: float) -> None:
+def _legend(ax, localization_threshold: float | None) -> None:
+    boxes = ("Magenta boxes: parts of the localization map >= "
+             f"{localization_threshold:.2f}\n(the magenta line on the bar; the regions a reject reports), "
+             "with the peak probability inside." if localization_threshold is not None else
+             "No boxes: this strategy never trained\nthe localization head, so its map is noise and a reject "
+             "reports no regions.")
     ax.axis("off")
     ax.text(0.0, 0.5,
             "localization: the probability itself, one scale for every row (colour and opacity grow with it;\n"
             "a good part stays clear). CAM, attention: min-max per image, so only where, not how much.\n"
-            f"White outline: ground-truth mask.  Magenta boxes: parts of the localization map >= {localization_threshold:.2f}\n"
-            "(the magenta line on the bar; the regions a reject reports), with the peak probability inside.",
+            f"White outline: ground-truth mask.  {boxes}",
             fontsize=8, va="center", ha="left", transform=ax.transAxes)
 
 
-def _colour_bar(ax, localization_threshold: float) -> None:
+def _colour_bar(ax, localization_threshold: float | None) -> None:
     """The localization colours as they are painted (over mid grey), with the threshold marked."""
     from edge.sinks.overlay import paint_probability
 
     ramp = np.tile(np.linspace(0.0, 1.0, 256, dtype=np.float32), (12, 1))
     grey = np.full((12, 256, 3), 128, dtype=np.uint8)
     ax.imshow(paint_probability(grey, ramp, channel_order="RGB"), extent=(0.0, 1.0, 0.0, 1.0), aspect="auto")
-    ax.axvline(localization_threshold, color=BOX_COLOUR, linewidth=1.5)
+    if localization_threshold is not None:
+        ax.axvline(localization_threshold, color=BOX_COLOUR, linewidth=1.5)
     ax.set_yticks([])
     ax.set_xticks([0.0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.tick_top()

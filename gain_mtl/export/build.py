@@ -26,6 +26,7 @@ from gain_mtl.export.measure import (
     run_torch,
     split_metrics,
 )
+from gain_mtl.schedule import trains_localization
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ class BundleBuilder:
         self.input_spec = InputSpec(height=self.size, width=self.size, mean=mean, std=std)
         self.guard = options["accuracy_guard"] if options["accuracy_guard"] is not None else run.config.export.accuracy_guard
         # Chosen on validation at training; checkpoints that predate the choice used the plain 0.5.
-        self.localization_threshold = float(run.meta.get("loc_threshold", LOC_THRESHOLD))
+        # None where the strategy never trained the head (S1-S3): the line reports no regions.
+        self.localization_threshold = (float(run.meta.get("loc_threshold", LOC_THRESHOLD))
+                                       if trains_localization(self.strategy) else None)
         self.samples = {"val": run.manifest.val, "test": run.manifest.test}
         self.labels = {k: np.array([s.label for s in v], dtype=np.int64) for k, v in self.samples.items()}
         # (format, precision) -> {"val": outputs, "test": outputs}
@@ -227,7 +230,7 @@ class BundleBuilder:
         return {
             "val": split_metrics(outputs["val"], self.labels["val"], threshold),
             "test": split_metrics(outputs["test"], self.labels["test"], threshold, self.test_masks,
-                                  self.localization_threshold),
+                                  self.localization_threshold or LOC_THRESHOLD),
         }
 
     def _gate(self, fmt: str):

@@ -46,7 +46,10 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
         f"Created {spec.created}. Input: {spec.input.dtype} {spec.input.layout} {spec.input.channel_order} "
         f"{spec.input.height}x{spec.input.width}, normalisation folded into the graph. "
         f"Outputs: {', '.join(spec.outputs)}. Target recall: {spec.target_recall}. Localization threshold "
-        f"(defect regions): {spec.localization_threshold}, chosen on validation at training.",
+        f"(defect regions): " + (f"{spec.localization_threshold}, chosen on validation at training."
+                                  if spec.localization_threshold is not None else
+                                  f"none, strategy {spec.strategy} does not train the localization head, "
+                                  "so events carry no regions."),
         "",
         *_threshold_lines(spec),
         "## Artifacts",

@@ -120,3 +120,22 @@ def test_openvino_only_bundle_holds_no_onnx_and_no_onnx_threshold(export_run, ex
     assert bundle.spec.thresholds.keys() == {"fp32"} and bundle.spec.thresholds["fp32"].keys() == {"openvino"}
     assert bundle.spec.metrics["fp32"]["artifact"] == "openvino"
     assert spec_from_openvino(out / "openvino" / "model.xml").thresholds == bundle.spec.thresholds
+
+
+def test_a_strategy_without_localization_loss_exports_no_localization_threshold(export_data, tmp_path):
+    # S1 never trains the localization head: its map is noise, so the bundle names no threshold
+    # for regions and says why in its report.
+    from click.testing import CliRunner
+
+    from gain_mtl.cli import main
+    from gain_mtl.config import load_config
+    from gain_mtl.train.trainer import train
+
+    run = train(load_config("tiny", ["train.epochs=2", "train.strategy=S1"]), export_data, tmp_path / "run")
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(main, ["export", "--checkpoint", str(run / "checkpoints" / "best.pt"),
+                                       "--data", str(export_data), "--out", str(out), "--targets", "onnx"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    spec = load_bundle(out).spec
+    assert spec.strategy == "S1" and spec.localization_threshold is None
+    assert "does not train the localization head" in (out / "report.md").read_text()

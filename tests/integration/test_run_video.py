@@ -84,3 +84,18 @@ def test_regions_come_from_the_bundles_localization_threshold(bundle_and_video, 
     assert "regions at localization >= 0.999" in result.output
     rejects = [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
     assert len(rejects) == sum(labels) and all(e["regions"] == [] for e in rejects)
+
+
+def test_a_bundle_without_trained_localization_rejects_without_regions(bundle_and_video, tmp_path: Path) -> None:
+    bundle, video, labels = bundle_and_video
+    plain = Path(shutil.copytree(bundle, tmp_path / "plain"))
+    spec = load_bundle(plain).spec
+    spec.strategy, spec.localization_threshold = "S1", None
+    write_bundle_json(plain, spec)
+    journal = tmp_path / "journal.jsonl"
+    result = CliRunner().invoke(main, ["run", "--model", str(plain), "--source", str(video), "--backend", "onnxruntime",
+                                       "--sink", f"journal:{journal}"])
+    assert result.exit_code == 0, result.output
+    assert "no regions: strategy S1 did not train the localization head" in result.output
+    rejects = [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
+    assert len(rejects) == sum(labels) and not any("regions" in e for e in rejects)

@@ -48,13 +48,23 @@ def test_round_trip_keeps_each_thresholds_recall_and_the_localization_threshold(
                       threshold_recall={"fp32": {"onnx": recall}, "int8": {"openvino": {**recall, "threshold_rank": 1}}},
                       localization_threshold=0.35)
     back = BundleSpec.from_json(spec.to_json())
-    assert back == spec and back.schema_version == SCHEMA_VERSION == 3
+    assert back == spec and back.schema_version == SCHEMA_VERSION == 4
     assert back.localization_threshold == 0.35 and back.threshold_recall["int8"]["openvino"]["threshold_rank"] == 1
     # A v3 description without the localization threshold is not guessed at.
     data = spec.to_dict()
     del data["localization_threshold"]
     with pytest.raises(BundleError, match="malformed.*localization_threshold.*re-export"):
         BundleSpec.from_dict(data)
+
+
+def test_a_model_without_trained_localization_has_no_localization_threshold() -> None:
+    spec = BundleSpec(input=InputSpec(32, 32), thresholds={"fp32": {"onnx": 0.4}}, localization_threshold=None)
+    assert BundleSpec.from_json(spec.to_json()).localization_threshold is None
+    # Version 3 always had a number there: a null in a v3 description is damage, not "none".
+    with pytest.raises(BundleError, match="malformed.*re-export"):
+        BundleSpec.from_dict({**spec.to_dict(), "schema_version": 3})
+    v3 = BundleSpec.from_dict({**spec.to_dict(), "schema_version": 3, "localization_threshold": 0.3})
+    assert v3.localization_threshold == 0.3
 
 
 def test_bundles_of_older_schemas_are_refused_with_the_fix(tiny_bundle_dir: Path, tmp_path: Path) -> None:
@@ -84,7 +94,7 @@ def test_unknown_schema_version_names_file_and_supported_version(tiny_bundle_dir
     data = json.loads((copy / BUNDLE_FILE).read_text())
     data["schema_version"] = SCHEMA_VERSION + 1
     (copy / BUNDLE_FILE).write_text(json.dumps(data))
-    with pytest.raises(BundleError, match=rf"bundle.json.*version {SCHEMA_VERSION + 1}.*version {SCHEMA_VERSION}"):
+    with pytest.raises(BundleError, match=rf"bundle.json.*version {SCHEMA_VERSION + 1}.*versions 3, {SCHEMA_VERSION}"):
         load_bundle(copy)
 
 

@@ -46,6 +46,12 @@ def test_regions_come_from_the_localization_threshold_given() -> None:
     assert (region.x, region.y, region.w, region.h, region.peak) == (2, 2, 2, 2, 0.45)
 
 
+def test_a_model_that_does_not_localize_rejects_without_regions() -> None:
+    loc = np.full((1, 1, 8, 8), 0.9, np.float32)
+    verdict = decide(_outputs(0.9, loc), 0.5, (8, 8), localization_threshold=None)
+    assert verdict.decision == "reject" and verdict.regions is None
+
+
 def test_specks_are_dropped_and_the_count_is_capped() -> None:
     loc = np.zeros((64, 64), np.float32)
     loc[0, 0:MIN_REGION_CELLS - 1] = 0.9  # a speck

@@ -41,6 +41,19 @@ def test_a_threshold_outside_0_1_is_refused(tmp_path: Path, threshold: float) ->
     assert not (tmp_path / "o.png").exists()
 
 
+def _magenta_pixels(path: Path) -> int:
+    import matplotlib.image
+
+    rgb = (matplotlib.image.imread(path)[..., :3] * 255).astype(int)
+    return int(np.sum((rgb[..., 0] > 200) & (rgb[..., 1] < 60) & (rgb[..., 2] > 200)))
+
+
+def test_without_a_trained_localization_head_nothing_is_boxed(tmp_path: Path) -> None:
+    boxed = _magenta_pixels(write_overlays([_row(True)], tmp_path / "boxed.png", 0.4))
+    plain = _magenta_pixels(write_overlays([_row(True)], tmp_path / "plain.png", None))
+    assert boxed > 50 and plain == 0
+
+
 def test_no_rows_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no samples"):
         write_overlays([], tmp_path / "o.png", 0.5)

@@ -13,6 +13,7 @@ from gain_mtl.schedule import (
     loss_weights,
     s6_alpha,
     stage_at,
+    trains_localization,
 )
 
 # design table 3.3: cls, am, cam_guide, loc, guide, cf, consist
@@ -76,3 +77,9 @@ def test_bad_strategy_and_progress_are_refused():
         loss_weights("S5", 1.5)
     with pytest.raises(ValueError, match="loc_warmup_ratio"):
         loss_weights("S5", 0.5, loc_warmup_ratio=2.0)
+
+
+def test_only_strategies_with_a_localization_loss_train_the_localization_head() -> None:
+    assert [name for name in STRATEGIES if trains_localization(name)] == ["S4", "S5", "S6"]
+    with pytest.raises(ValueError, match="unknown strategy 'S9'"):
+        trains_localization("S9")
