@@ -34,3 +34,47 @@ def test_recall_at_precision_is_the_best_cut_that_keeps_the_precision(quality):
 def test_the_reported_command_leaves_out_the_folders(quality):
     args = ["--work", "/scratch/q", "--strategies", "S5", "--source=/data/mt", "--set", "train.amp=bf16"]
     assert quality.public_args(args) == ["--strategies", "S5", "--set", "train.amp=bf16"]
+
+
+def test_line_frames_link_every_test_image_once_in_the_order_the_line_reads_them(quality, tmp_path):
+    for kind, names in (("normal", ["b.png", "a.png"]), ("defective", ["a.png"])):
+        folder = tmp_path / "data" / "images" / "test" / kind
+        folder.mkdir(parents=True)
+        for name in names:
+            (folder / name).write_bytes(kind.encode())
+    frames = tmp_path / "frames"
+    expected = [(0, "a.png"), (0, "b.png"), (1, "a.png")]
+    assert quality.line_frames(tmp_path / "data", frames) == expected
+    assert quality.line_frames(tmp_path / "data", frames) == expected  # a rerun links nothing twice
+    assert (frames / "1-a.png").read_bytes() == b"defective"
+
+
+def _decision(frame: int, decision: str, score: float | None):
+    from edge.events import Event
+
+    return Event(kind="decision", frame=frame, decision=decision, score=score, threshold=0.5)
+
+
+def test_compare_decisions_counts_a_fault_as_stopping_the_part_but_never_as_agreeing(quality):
+    import numpy as np
+    from edge.events import Event
+
+    label = np.array([0, 0, 1, 1])
+    eval_prob = np.array([0.1, 0.6, 0.9, 0.4])
+    eval_decision = ["accept", "reject", "reject", "accept"]
+    events = [_decision(3, "fault", None), Event(kind="status", detail={"message": "source lost"}),
+              _decision(0, "accept", 0.12), _decision(1, "accept", 0.45), _decision(2, "reject", 0.9)]
+    result = quality.compare_decisions(label, eval_prob, eval_decision, events)
+    assert result["faults"] == 1
+    assert result["disagree"] == 2 and result["agreement"] == pytest.approx(0.5)
+    assert result["max_abs_prob_diff"] == pytest.approx(0.15)
+    assert result["recall"] == pytest.approx(1.0)  # the faulted defect was stopped, not accepted
+    assert result["precision"] == pytest.approx(1.0)
+
+
+def test_compare_decisions_refuses_a_journal_that_misses_a_frame(quality):
+    import numpy as np
+
+    with pytest.raises(ValueError, match="2 decisions .* for 3 frames"):
+        quality.compare_decisions(np.array([0, 1, 0]), np.zeros(3), ["accept"] * 3,
+                                  [_decision(0, "accept", 0.1), _decision(2, "accept", 0.1)])
