@@ -78,3 +78,12 @@ def test_compare_decisions_refuses_a_journal_that_misses_a_frame(quality):
     with pytest.raises(ValueError, match="2 decisions .* for 3 frames"):
         quality.compare_decisions(np.array([0, 1, 0]), np.zeros(3), ["accept"] * 3,
                                   [_decision(0, "accept", 0.1), _decision(2, "accept", 0.1)])
+
+
+def test_a_refused_step_returns_its_last_line_only_when_asked(quality, tmp_path):
+    log = tmp_path / "quality.log"
+    args = ("export", "--checkpoint", str(tmp_path / "missing.pt"), "--data", str(tmp_path), "--out", str(tmp_path / "b"))
+    line = quality.gainctl(*args, log=log, check=False)
+    assert line is not None and "missing.pt" in line
+    with pytest.raises(SystemExit, match="'gainctl export' failed"):
+        quality.gainctl(*args, log=log)
