@@ -48,7 +48,8 @@ def spread(indices: list[int], count: int) -> list[int]:
     return [indices[round(k * (len(indices) - 1) / max(1, count - 1))] for k in range(count)]
 
 
-def _overlay_rows(pred, samples, image_size: int, per_class: int):
+def _overlay_rows(pred, samples, image_size: int, per_class: int, threshold: float):
+    from edge.decision import accepts
     from gain_mtl.data.io import read_image
     from gain_mtl.data.layout import CLASS_NAMES
     from gain_mtl.evaluate.overlays import OverlayRow
@@ -59,8 +60,10 @@ def _overlay_rows(pred, samples, image_size: int, per_class: int):
         if label == 1:  # annotated defects when there are any: their GT column says the most
             chosen = [i for i in chosen if pred.has_mask[i]] or chosen
         for i in spread(chosen, per_class):
+            rejected = not accepts(float(pred.prob[i]), threshold)
             rows.append(OverlayRow(
-                title=f"{name} p={pred.prob[i]:.2f}\n{samples[i].image.name}",
+                title=f"{name} p={pred.prob[i]:.2f} {'reject' if rejected else 'accept'}\n{samples[i].image.name}",
+                rejected=rejected,
                 image=read_image(samples[i].image, image_size),
                 mask=pred.mask[i] if pred.has_mask[i] else None,
                 cam=pred.cam[i], attention=pred.attention[i], localization=pred.localization[i],
@@ -154,7 +157,8 @@ def evaluate_checkpoint(
     atomic_write_json(out / "metrics.json", metrics)
     write_predictions(pred, samples, metrics["threshold"], out / "predictions.csv")
     boxes_at = metrics["loc_threshold"] if trains_localization(config.train.strategy) else None
-    write_overlays(_overlay_rows(pred, samples, size, overlay_samples), out / "overlays.png", boxes_at)
+    rows = _overlay_rows(pred, samples, size, overlay_samples, metrics["threshold"])
+    write_overlays(rows, out / "overlays.png", boxes_at)
     write_report(metrics, out / "report.md")
     return metrics
 

@@ -38,6 +38,8 @@ class OverlayRow:
     cam: np.ndarray
     attention: np.ndarray
     localization: np.ndarray  # probability (H, W)
+    # The line's verdict on the part: only a reject reports regions, so only a reject gets boxes.
+    rejected: bool = True
 
 
 def write_overlays(rows: list[OverlayRow], path: str | Path, localization_threshold: float | None) -> Path:
@@ -90,7 +92,8 @@ def _draw_row(axes: list, row: OverlayRow, localization_threshold: float | None)
         ax.imshow(row.image)
         ax.imshow(minmax_normalise(relative), cmap="jet", vmin=0, vmax=1, alpha=0.5)
     axes[4].imshow(paint_probability(row.image, row.localization, channel_order="RGB"))
-    regions = [] if localization_threshold is None else defect_regions(row.localization, (width, height), localization_threshold)
+    boxed = row.rejected and localization_threshold is not None
+    regions = defect_regions(row.localization, (width, height), localization_threshold) if boxed else []
     for region in regions:
         axes[4].add_patch(_box(region))
         above = region.y > height // 8  # else the label would leave the panel: it goes inside the box
@@ -125,8 +128,8 @@ def _box(region):
 
 
 def _legend(ax, localization_threshold: float | None) -> None:
-    boxes = ("Magenta boxes: parts of the localization map >= "
-             f"{localization_threshold:.2f}\n(the magenta line on the bar; the regions a reject reports), "
+    boxes = ("Magenta boxes, on rejected parts only: parts of the localization map >= "
+             f"{localization_threshold:.2f}\n(the magenta line on the bar; the regions the reject reports), "
              "with the peak probability inside." if localization_threshold is not None else
              "No boxes: this strategy never trained\nthe localization head, so its map is noise and a reject "
              "reports no regions.")

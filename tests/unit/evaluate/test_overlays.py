@@ -54,6 +54,15 @@ def test_without_a_trained_localization_head_nothing_is_boxed(tmp_path: Path) ->
     assert boxed > 50 and plain == 0
 
 
+def test_an_accepted_part_gets_no_boxes_as_the_line_reports_none(tmp_path: Path) -> None:
+    accepted = _row(True)
+    accepted.rejected = False
+    shown = _magenta_pixels(write_overlays([accepted], tmp_path / "accepted.png", 0.4))
+    boxed = _magenta_pixels(write_overlays([_row(True)], tmp_path / "rejected.png", 0.4))
+    bar_only = _magenta_pixels(write_overlays([_row(False)], tmp_path / "normal.png", 0.4))  # threshold mark
+    assert shown == bar_only < boxed
+
+
 def test_no_rows_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no samples"):
         write_overlays([], tmp_path / "o.png", 0.5)
