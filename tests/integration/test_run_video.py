@@ -69,33 +69,31 @@ def test_run_equals_offline_decisions(bundle_and_video, tmp_path: Path, backend:
     assert "summary: frames=25" in result.output
 
 
+def _run_edited_bundle(bundle: Path, video: Path, tmp_path: Path, **changes) -> tuple[str, list[dict]]:
+    """``gainctl run`` on a copy of ``bundle`` whose bundle.json has ``changes``; its output and rejects."""
+    edited = Path(shutil.copytree(bundle, tmp_path / "edited"))
+    spec = load_bundle(edited).spec
+    for key, value in changes.items():
+        setattr(spec, key, value)
+    write_bundle_json(edited, spec)
+    journal = tmp_path / "journal.jsonl"
+    result = CliRunner().invoke(main, ["run", "--model", str(edited), "--source", str(video), "--backend", "onnxruntime",
+                                       "--sink", f"journal:{journal}"])
+    assert result.exit_code == 0, result.output
+    return result.output, [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
+
+
 def test_regions_come_from_the_bundles_localization_threshold(bundle_and_video, tmp_path: Path) -> None:
     # The tiny model's map peaks at ~0.998 on a defect: a bundle whose threshold is above that
     # still rejects every defective frame, and no reject carries a region.
     bundle, video, labels = bundle_and_video
-    strict = Path(shutil.copytree(bundle, tmp_path / "strict"))
-    spec = load_bundle(strict).spec
-    spec.localization_threshold = 0.999
-    write_bundle_json(strict, spec)
-    journal = tmp_path / "journal.jsonl"
-    result = CliRunner().invoke(main, ["run", "--model", str(strict), "--source", str(video), "--backend", "onnxruntime",
-                                       "--sink", f"journal:{journal}"])
-    assert result.exit_code == 0, result.output
-    assert "regions at localization >= 0.999" in result.output
-    rejects = [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
+    output, rejects = _run_edited_bundle(bundle, video, tmp_path, localization_threshold=0.999)
+    assert "regions at localization >= 0.999" in output
     assert len(rejects) == sum(labels) and all(e["regions"] == [] for e in rejects)
 
 
 def test_a_bundle_without_trained_localization_rejects_without_regions(bundle_and_video, tmp_path: Path) -> None:
     bundle, video, labels = bundle_and_video
-    plain = Path(shutil.copytree(bundle, tmp_path / "plain"))
-    spec = load_bundle(plain).spec
-    spec.strategy, spec.localization_threshold = "S1", None
-    write_bundle_json(plain, spec)
-    journal = tmp_path / "journal.jsonl"
-    result = CliRunner().invoke(main, ["run", "--model", str(plain), "--source", str(video), "--backend", "onnxruntime",
-                                       "--sink", f"journal:{journal}"])
-    assert result.exit_code == 0, result.output
-    assert "no regions: strategy S1 did not train the localization head" in result.output
-    rejects = [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
+    output, rejects = _run_edited_bundle(bundle, video, tmp_path, strategy="S1", localization_threshold=None)
+    assert "no regions: strategy S1 did not train the localization head" in output
     assert len(rejects) == sum(labels) and not any("regions" in e for e in rejects)
