@@ -36,12 +36,17 @@ def paint_probability(image: np.ndarray, probability: np.ndarray, channel_order:
     return np.round(image * (1.0 - alpha) + heat * alpha).astype(np.uint8)
 
 
-def render_overlay(image: np.ndarray, outputs: Optional[Dict[str, np.ndarray]], event: Event) -> np.ndarray:
-    """The frame with the localization map painted in (absolute scale), every defect box and the verdict."""
+def render_overlay(image: np.ndarray, outputs: Optional[Dict[str, np.ndarray]], event: Event,
+                   localizes: bool = True) -> np.ndarray:
+    """The frame with the localization map painted in (absolute scale), every defect box and the verdict.
+
+    ``localizes=False`` (a bundle whose strategy never trained the localization head) paints no
+    map: it would show the head's random initial output as if it were evidence.
+    """
     import cv2
 
     canvas = image.copy()
-    if outputs is not None and "localization_map" in outputs:
+    if localizes and outputs is not None and "localization_map" in outputs:
         canvas = paint_probability(canvas, outputs["localization_map"])
     colour = COLOURS.get(event.decision or "fault", (255, 255, 255))
     for r in event.regions or ():
@@ -54,8 +59,9 @@ def render_overlay(image: np.ndarray, outputs: Optional[Dict[str, np.ndarray]], 
 
 
 class SaveRejectsSink(Sink):
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, localizes: bool = True) -> None:
         self.folder = Path(folder)
+        self.localizes = localizes
         self.name = f"save-rejects:{self.folder}"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +74,7 @@ class SaveRejectsSink(Sink):
         if event.decision != REJECT or context is None or context.image is None:
             return
         stem = self.folder / f"{event.run}-{event.frame:08d}"
-        for path, img in ((f"{stem}.png", context.image), (f"{stem}-overlay.png", render_overlay(context.image, context.outputs, event))):
+        for path, img in ((f"{stem}.png", context.image), (f"{stem}-overlay.png", render_overlay(context.image, context.outputs, event, self.localizes))):
             if not cv2.imwrite(path, img):
                 raise OSError(f"could not write {path}")
 
@@ -79,9 +85,10 @@ class ShowSink(Sink):
     name = "show"
     WINDOW = "gainctl run"
 
-    def __init__(self) -> None:
+    def __init__(self, localizes: bool = True) -> None:
         import cv2
 
+        self.localizes = localizes
         try:
             cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
         except cv2.error as exc:
@@ -97,7 +104,7 @@ class ShowSink(Sink):
         self.counts[event.decision or "fault"] = self.counts.get(event.decision or "fault", 0) + 1
         if context is None or context.image is None:
             return
-        canvas = render_overlay(context.image, context.outputs, event)
+        canvas = render_overlay(context.image, context.outputs, event, self.localizes)
         text = " ".join(f"{k}={v}" for k, v in self.counts.items())
         cv2.putText(canvas, text, (5, canvas.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                     COLOURS[ACCEPT] if event.decision == ACCEPT else (255, 255, 255), 1, cv2.LINE_AA)

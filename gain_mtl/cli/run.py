@@ -64,11 +64,11 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         if save_rejects:
             from edge.sinks.overlay import SaveRejectsSink
 
-            opened.append(SaveRejectsSink(save_rejects))
+            opened.append(SaveRejectsSink(save_rejects, localizes=bundle.spec.localization_threshold is not None))
         if show:
             from edge.sinks.overlay import ShowSink
 
-            opened.append(ShowSink())
+            opened.append(ShowSink(localizes=bundle.spec.localization_threshold is not None))
         runner = open_runner(bundle, info.name, precision, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:

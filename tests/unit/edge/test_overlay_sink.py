@@ -32,3 +32,13 @@ def test_every_region_of_a_reject_is_boxed() -> None:
     red = np.all(canvas == COLOURS["reject"], axis=-1)
     for r in event.regions:
         assert red[r.y + r.h, r.x + r.w // 2] and red[r.y + r.h // 2, r.x]  # bottom and left edges
+
+
+def test_a_bundle_that_does_not_localize_paints_no_map() -> None:
+    event = Event(kind="decision", frame=1, decision="reject", score=0.9)
+    outputs = {"localization_map": np.ones((1, 1, 4, 8), np.float32)}
+    painted = render_overlay(_frame(), outputs, event)
+    plain = render_overlay(_frame(), outputs, event, localizes=False)
+    below_label = (slice(25, 40), slice(0, 80))
+    assert np.abs(painted[below_label].astype(int) - 100).max() > 60
+    assert np.array_equal(plain[below_label], _frame()[below_label])
