@@ -162,3 +162,15 @@ def test_bench_reference_agrees_with_the_exported_graph(s5_run, channel_order):
     assert list(got) == list(OUTPUT_NAMES)
     for name, tensor in zip(OUTPUT_NAMES, expected):
         np.testing.assert_allclose(got[name], tensor.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_focal_scale_multiplies_only_the_focal_terms(synth_root, tmp_path):
+    from gain_mtl.schedule import loss_weights
+
+    config = load_config("tiny", ["train.epochs=4", "train.strategy=S5", "loss.focal_scale=5"])
+    rows = read_history(train(config, synth_root, tmp_path / "run") / "history.csv")
+    table = loss_weights("S5", 3 / 4, config.train.loc_warmup_ratio)
+    last = rows[-1]
+    for name in LOSS_NAMES:
+        scale = 5.0 if name in ("cls", "am") else 1.0
+        assert float(last[f"w_{name}"]) == pytest.approx(scale * table[name]), name

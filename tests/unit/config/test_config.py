@@ -41,6 +41,7 @@ def test_dotted_overrides_are_typed() -> None:
         ("train.amp=3", "train.amp"),
         ("nosuchsection.x=1", "nosuchsection"),
         ("train.epochs", "section.key=value"),
+        ("loss.focal_scale=0", "loss.focal_scale"),
     ],
 )
 def test_bad_overrides_name_the_key(override: str, fragment: str) -> None:
