@@ -152,8 +152,10 @@ def compare_decisions(label, eval_prob, eval_decision, events) -> dict:
 
 
 def line_check(data: Path, run: Path, evaluation: Path, work: Path, log: Path) -> dict:
-    """Export ``run`` with INT8, run the bundle over the test images with ``gainctl run`` (FP32 and
-    INT8) and compare each frame's decision and score with the evaluation's ``predictions.csv``."""
+    """Export ``run`` (with INT8 unless the export's accuracy guard refuses it: then FP32 only, and
+    the refusal is kept in ``int8-refused.txt``), run the bundle over the test images with
+    ``gainctl run`` in each precision it ships, and compare each frame's decision and score with
+    the evaluation's ``predictions.csv``."""
     import numpy as np
 
     from edge.backends import choose_backend
