@@ -109,6 +109,11 @@ class BundleSpec:
     created: str = field(default_factory=lambda: utc_now())
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def localizes(self) -> bool:
+        """Whether the model's localization map means anything (its strategy trained the head)."""
+        return self.localization_threshold is not None
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

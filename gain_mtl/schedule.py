@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 LOSS_NAMES = ("cls", "am", "cam_guide", "loc", "guide", "cf", "consist")
+FOCAL_LOSSES = ("cls", "am")  # the image-level classification terms
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,10 @@ def _ramp(stage: Stage, progress: float, warmup_ratio: float) -> float:
     return min(1.0, (progress - stage.start) / length)
 
 
-def loss_weights(strategy: str, progress: float, loc_warmup_ratio: float = 0.5) -> dict[str, float]:
-    """Every loss's weight at ``progress`` (epoch / total_epochs) for ``strategy``."""
+def loss_weights(strategy: str, progress: float, loc_warmup_ratio: float = 0.5,
+                 focal_scale: float = 1.0) -> dict[str, float]:
+    """Every loss's weight at ``progress`` (epoch / total_epochs) for ``strategy``; ``focal_scale``
+    (``loss.focal_scale``) multiplies the two focal terms, L_cls and L_am, over the table."""
     record = check_strategy(strategy)
     progress = _check_progress(progress)
     if not 0.0 <= loc_warmup_ratio <= 1.0:
@@ -110,7 +113,8 @@ def loss_weights(strategy: str, progress: float, loc_warmup_ratio: float = 0.5) 
     for stage in STAGES:
         for name in stage.adds:
             ratio = loc_warmup_ratio if name in stage.warmup else 0.0
-            weights[name] = record.weights[name] * _ramp(stage, progress, ratio)
+            scale = focal_scale if name in FOCAL_LOSSES else 1.0
+            weights[name] = scale * record.weights[name] * _ramp(stage, progress, ratio)
     return {name: weights[name] for name in LOSS_NAMES}
 
 

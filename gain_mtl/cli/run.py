@@ -64,11 +64,11 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         if save_rejects:
             from edge.sinks.overlay import SaveRejectsSink
 
-            opened.append(SaveRejectsSink(save_rejects, localizes=bundle.spec.localization_threshold is not None))
+            opened.append(SaveRejectsSink(save_rejects, localizes=bundle.spec.localizes))
         if show:
             from edge.sinks.overlay import ShowSink
 
-            opened.append(ShowSink(localizes=bundle.spec.localization_threshold is not None))
+            opened.append(ShowSink(localizes=bundle.spec.localizes))
         runner = open_runner(bundle, info.name, precision, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
@@ -82,7 +82,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
         for note in sink.notes():
             click.echo(f"gainctl run: {note}", err=True)
     loc_threshold = bundle.spec.localization_threshold
-    regions = (f"regions at localization >= {loc_threshold:g}" if loc_threshold is not None else
+    regions = (f"regions at localization >= {loc_threshold:g}" if bundle.spec.localizes else
                f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
     click.echo(f"gainctl run: {frames.name} -> {info.name}/{precision} (threshold {threshold:.4f}, "
                f"{regions}), mode {mode}", err=True)

@@ -456,9 +456,7 @@ class Trainer:
 
         cfg = self.config.train
         progress = epoch / cfg.epochs
-        weights = loss_weights(cfg.strategy, progress, cfg.loc_warmup_ratio)
-        for name in ("cls", "am"):
-            weights[name] *= self.config.loss.focal_scale
+        weights = loss_weights(cfg.strategy, progress, cfg.loc_warmup_ratio, self.config.loss.focal_scale)
         alpha = s6_alpha(cfg.strategy, progress, cfg.s6_alpha_start, cfg.s6_alpha_end)
         lr = optimizer.param_groups[0]["lr"]
         sampler.set_epoch(epoch)

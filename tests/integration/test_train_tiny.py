@@ -174,3 +174,4 @@ def test_focal_scale_multiplies_only_the_focal_terms(synth_root, tmp_path):
     for name in LOSS_NAMES:
         scale = 5.0 if name in ("cls", "am") else 1.0
         assert float(last[f"w_{name}"]) == pytest.approx(scale * table[name]), name
+        assert loss_weights("S5", 3 / 4, config.train.loc_warmup_ratio, 5.0)[name] == pytest.approx(scale * table[name])
