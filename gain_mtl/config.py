@@ -30,6 +30,13 @@ class DataConfig:
     seed: int = 42
     # -1: sized to the machine (cores - 1, at most 8); 0: load in the main process.
     num_workers: int = -1
+    # Decoded images that do not fit in memory go to the XDG cache (gain_mtl/data/cache.py); each
+    # run trims it to this many GiB, least recently used first, never its own entries.
+    disk_cache_gib: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not self.disk_cache_gib >= 0:
+            raise ConfigError(f"config key 'data.disk_cache_gib' must be 0 or more, got {self.disk_cache_gib!r}")
 
 
 @dataclass

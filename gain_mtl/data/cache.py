@@ -11,6 +11,12 @@ repeats it every epoch; with the cache an epoch costs augmentation and compute o
   XDG cache, never the current directory), named by the sha256 of the file's bytes, the size and
   ``CACHE_VERSION``. A changed file gets a new name, so a stale entry is never read, and later runs
   on the same data skip the decoding. The folder may be deleted at any time.
+- **Trimmed** to ``disk_limit`` bytes after each fill (:func:`trim_disk_cache`): a run marks its
+  entries as used (modification time now), then the least recently used entries of other runs,
+  and any of an older ``CACHE_VERSION`` (never read again), are deleted until the folder fits.
+  Without it every dataset and image size ever trained would stay on the disk for good. Only files
+  named as this module names them are touched; a run whose entry another run trimmed away decodes
+  it again.
 
 Decoding is :func:`gain_mtl.data.io.read_pair`, the one rule the uncached path and evaluation use,
 so cached pixels are identical to uncached ones.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gain_mtl.config import DataConfig
 from gain_mtl.data.io import read_pair
 from gain_mtl.data.layout import Sample
 
@@ -36,6 +44,8 @@ CACHE_VERSION = 1
 # Share of the memory available at start that an in-memory cache may take; the rest is the
 # model's, the optimizer's and the workers'.
 MEMORY_SHARE = 0.25
+# What _entry names: the only files trim_disk_cache may delete.
+ENTRY_NAME = re.compile(r"v(\d+)-[0-9a-f]{64}-(image|mask)\d+\.npy")
 
 
 def default_cache_dir() -> Path:
@@ -62,11 +72,40 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def trim_disk_cache(cache_dir: Path, keep: set[Path], limit: int) -> list[Path]:
+    """Delete cache entries in ``cache_dir`` until they total at most ``limit`` bytes; returns
+    what was deleted. Entries of another ``CACHE_VERSION`` go first, then the least recently used
+    (oldest modification time); ``keep`` (the running run's entries) is never deleted, even when
+    it alone exceeds the limit. Files not named like an entry are neither counted nor touched."""
+    entries = []
+    for path in cache_dir.iterdir():
+        match = ENTRY_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # another run trimmed it meanwhile
+            continue
+        entries.append((int(match.group(1)) == CACHE_VERSION, stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, _, size, _ in entries)
+    deleted = []
+    for _, _, size, path in sorted(entries, key=lambda e: (e[0], e[1])):
+        if total <= limit:
+            break
+        if path in keep:
+            continue
+        path.unlink(missing_ok=True)
+        total -= size
+        deleted.append(path)
+    return deleted
+
+
 class DecodedCache:
     """The decoded, resized uint8 image and mask of every sample, by position in ``samples``.
 
     ``budget`` (bytes, default :func:`memory_budget`) decides memory or disk; ``cache_dir``
-    (default :func:`default_cache_dir`) is where the disk entries go. Everything is decoded in the
+    (default :func:`default_cache_dir`) is where the disk entries go, trimmed to ``disk_limit``
+    bytes (default: the config's ``data.disk_cache_gib``) once they are written. Everything is decoded in the
     constructor, with ``threads`` threads (OpenCV releases the GIL), so a DataLoader built after it
     forks workers that share the result.
     """
@@ -78,6 +117,7 @@ class DecodedCache:
         *,
         budget: int | None = None,
         cache_dir: str | Path | None = None,
+        disk_limit: int = int(DataConfig.disk_cache_gib * 2**30),
         threads: int = 1,
     ) -> None:
         started = time.perf_counter()
@@ -94,6 +134,9 @@ class DecodedCache:
             else:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 self.entries = list(pool.map(self._fill_disk, self.samples))
+        if not self.in_memory:
+            keep = {entry for pair in self.entries for entry in pair if entry is not None}
+            self.trimmed = len(trim_disk_cache(self.cache_dir, keep, disk_limit))
         self.fill_seconds = time.perf_counter() - started
 
     def _fill_memory(self, index: int) -> None:
@@ -107,19 +150,27 @@ class DecodedCache:
         return self.cache_dir / f"v{CACHE_VERSION}-{file_digest(path)}-{kind}{self.size}.npy"
 
     def _fill_disk(self, sample: Sample) -> tuple[Path, Path | None]:
-        """The sample's entries, decoded and written unless an earlier run left them."""
-        from edge.atomic import atomic_write_bytes
-
+        """The sample's entries, decoded and written unless an earlier run left them; those it
+        finds are marked as used now, so trimming deletes other runs' entries first."""
         image_entry = self._entry(sample.image, "image")
         mask_entry = None if sample.mask is None else self._entry(sample.mask, "mask")
-        if not image_entry.is_file() or (mask_entry is not None and not mask_entry.is_file()):
-            image, mask = read_pair(sample.image, sample.mask, self.size)
-            for entry, array in ((image_entry, image), (mask_entry, mask)):
+        try:
+            for entry in (image_entry, mask_entry):
                 if entry is not None:
-                    buffer = io.BytesIO()
-                    np.save(buffer, array, allow_pickle=False)
-                    atomic_write_bytes(entry, buffer.getvalue())
+                    os.utime(entry)
+        except FileNotFoundError:
+            self._write_disk(sample, image_entry, mask_entry)
         return image_entry, mask_entry
+
+    def _write_disk(self, sample: Sample, image_entry: Path, mask_entry: Path | None) -> None:
+        from edge.atomic import atomic_write_bytes
+
+        image, mask = read_pair(sample.image, sample.mask, self.size)
+        for entry, array in ((image_entry, image), (mask_entry, mask)):
+            if entry is not None:
+                buffer = io.BytesIO()
+                np.save(buffer, array, allow_pickle=False)
+                atomic_write_bytes(entry, buffer.getvalue())
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -130,11 +181,17 @@ class DecodedCache:
         if self.in_memory:
             return self.images[index], None if self.samples[index].mask is None else self.masks[index]
         image_entry, mask_entry = self.entries[index]
-        image = np.load(image_entry, allow_pickle=False)
-        return image, None if mask_entry is None else np.load(mask_entry, allow_pickle=False)
+        try:
+            image = np.load(image_entry, allow_pickle=False)
+            mask = None if mask_entry is None else np.load(mask_entry, allow_pickle=False)
+        except FileNotFoundError:  # another run's trim (or a person) deleted it: decode again
+            self._write_disk(self.samples[index], image_entry, mask_entry)
+            return self.get(index)
+        return image, mask
 
     def summary(self) -> str:
         """One log line: how many, where, how big, how long the fill took."""
         where = "memory" if self.in_memory else str(self.cache_dir)
+        trimmed = "" if self.in_memory else f"; {self.trimmed} older entries trimmed"
         return (f"cache: {len(self)} images decoded at {self.size} px into {where} "
-                f"({self.nbytes / 2**20:.0f} MiB) in {self.fill_seconds:.1f} s")
+                f"({self.nbytes / 2**20:.0f} MiB) in {self.fill_seconds:.1f} s{trimmed}")

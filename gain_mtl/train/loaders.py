@@ -59,7 +59,8 @@ def make_loaders(
     caches = {part: None for part in ("train", "val")}
     if cache:
         for part in caches:
-            caches[part] = DecodedCache(getattr(manifest, part), size, threads=available_cores())
+            caches[part] = DecodedCache(getattr(manifest, part), size, threads=available_cores(),
+                                        disk_limit=int(config.data.disk_cache_gib * 2**30))
             if info.is_main:
                 print(f"{part} {caches[part].summary()}", flush=True)
     norm = input_normalization(config.model)

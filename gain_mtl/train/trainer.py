@@ -47,7 +47,7 @@ from gain_mtl.train.selection import metric_value, resolve_metric
 BACKBONE_STRIDE = 32
 # Keys that may change between an interrupted run and its resumption: where, not what, it trains.
 # train.amp is resolved per device ("auto" -> bf16 here, fp16 there), so it moves with the device.
-RESUMABLE_CHANGES = {"train.device", "train.amp", "data.num_workers"}
+RESUMABLE_CHANGES = {"train.device", "train.amp", "data.num_workers", "data.disk_cache_gib"}
 # key -> (lowest, highest, lowest allowed, highest allowed). Checked up front: the schedule and the
 # threshold choice would only refuse these after the first epoch, leaving a last.pt that blocks a
 # corrected rerun.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,45 @@ def test_a_cache_of_other_samples_or_size_is_refused(make_dataset):
         DefectDataset(samples, 2 * SIZE, cache=DecodedCache(samples, SIZE))
     with pytest.raises(ValueError, match="other samples"):
         DefectDataset(samples[1:], SIZE, cache=DecodedCache(samples, SIZE))
+
+
+def _entry_names(where: Path) -> set[str]:
+    return {p.name for p in where.glob("*.npy")}
+
+
+def test_a_run_trims_other_runs_entries_to_the_limit_and_keeps_its_own(make_dataset, tmp_path):
+    samples = scan_dataset(make_dataset())
+    where = tmp_path / "cache"
+    DecodedCache(samples, 2 * SIZE, budget=0, cache_dir=where)  # an earlier run at another size
+    older = _entry_names(where)
+    stale = where / f"v{cache_module.CACHE_VERSION - 1}-{'0' * 64}-image{SIZE}.npy"  # an older version
+    stale.write_bytes(b"x")
+    foreign = where / "notes.txt"  # not the cache's: never counted, never deleted
+    foreign.write_text("mine")
+    run = DecodedCache(samples, SIZE, budget=0, cache_dir=where, disk_limit=0)
+    assert run.trimmed == len(older) + 1
+    assert not stale.exists() and foreign.read_text() == "mine"
+    assert _entry_names(where) == {p.name for pair in run.entries for p in pair if p is not None}
+    assert "older entries trimmed" in run.summary()
+
+
+def test_trimming_deletes_the_least_recently_used_first(tmp_path):
+    names = [f"v{cache_module.CACHE_VERSION}-{str(i) * 64}-image8.npy" for i in range(4)]
+    for age, name in enumerate(names):  # names[0] used last, names[3] longest ago
+        path = tmp_path / name
+        path.write_bytes(b"1234")
+        os.utime(path, (1000 - age, 1000 - age))
+    keep = {tmp_path / names[3]}
+    deleted = cache_module.trim_disk_cache(tmp_path, keep, limit=8)
+    assert [p.name for p in deleted] == [names[2], names[1]]  # names[3] is the running run's
+    assert _entry_names(tmp_path) == {names[0], names[3]}
+
+
+def test_an_entry_trimmed_by_another_run_is_decoded_again(make_dataset, tmp_path):
+    samples = scan_dataset(make_dataset())
+    cache = DecodedCache(samples, SIZE, budget=0, cache_dir=tmp_path / "cache")
+    expected = cache.get(0)[0].copy()
+    for path in (tmp_path / "cache").glob("*.npy"):
+        path.unlink()
+    assert (cache.get(0)[0] == expected).all()
+    assert cache.entries[0][0].is_file()
