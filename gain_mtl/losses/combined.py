@@ -28,8 +28,10 @@ Choices where the design is open (also in docs/design-choices.md):
   always exactly 0 and its maximum exactly 1, where BCE saturates and gives no gradient.
 - L_guide = (BCE on the combined attention logits + Dice + IoU on attention_map) averaged over
   masked defects, plus the normalised entropy loss averaged over normals, each with weight 1.
-- Masks are brought to each map's size with ``resize_mask`` (area when shrinking: soft coverage,
-  so a small defect is not lost at stride 32; nearest when enlarging).
+- Masks are brought to the localization map's size with ``resize_mask`` (area when shrinking),
+  and to the stride-32 maps (attention, CAM) with ``cell_mask``: a cell is a defect cell when any
+  pixel it covers is, so a small defect is a full cell there, not a few percent of one
+  (gain_mtl/models/masks.py says what area averaging did to small defects).
 - A loss whose weight is 0 is still computed for logging but left out of the total, so modules it
   alone trains (e.g. the counterfactual module in S1-S4) get no gradient at all.
 """
@@ -50,7 +52,7 @@ from gain_mtl.losses.focal import focal_loss
 from gain_mtl.losses.iou import iou_loss
 from gain_mtl.losses.subset import subset_mean
 from gain_mtl.models.attention import combine_attention_logits
-from gain_mtl.models.masks import resize_mask
+from gain_mtl.models.masks import cell_mask, resize_mask
 from gain_mtl.schedule import LOSS_NAMES
 
 class GainMTLLoss(nn.Module):
@@ -93,14 +95,14 @@ class GainMTLLoss(nn.Module):
         everyone = torch.ones_like(defect)
         mask = batch["mask"]
 
-        def target(like: torch.Tensor) -> torch.Tensor:
-            return resize_mask(mask, like.shape[-2:])
+        def cells(like: torch.Tensor) -> torch.Tensor:
+            return cell_mask(mask, like.shape[-2:])
 
         attn_logits = combine_attention_logits(
             outputs["attention_logits"].float(), outputs["mined_attention_logits"].float()
         )
         attn_map = outputs["attention_map"].float()
-        attn_target = target(attn_map)
+        attn_target = cells(attn_map)
         cam = outputs["cam"].float()
         loc_logits = outputs["localization_logits"].float()
 
@@ -111,8 +113,8 @@ class GainMTLLoss(nn.Module):
             "am": subset_mean(
                 focal_loss(outputs["attended_cls_logits"], labels, self.alpha, self.gamma), everyone
             ),
-            "cam_guide": subset_mean(dice_bce_loss(cam, target(cam)), defect),
-            "loc": (subset_mean(dice_bce_loss(loc_logits, target(loc_logits)), defect)
+            "cam_guide": subset_mean(dice_bce_loss(cam, cells(cam)), defect),
+            "loc": (subset_mean(dice_bce_loss(loc_logits, resize_mask(mask, loc_logits.shape[-2:])), defect)
                     + subset_mean(bce_loss(loc_logits, torch.zeros_like(loc_logits)), normal)),
             "guide": subset_mean(guide_defect, defect) + subset_mean(entropy_loss(attn_logits), normal),
             "consist": subset_mean(consistency_loss(attn_map, loc_logits), defect),

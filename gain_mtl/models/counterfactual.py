@@ -24,7 +24,7 @@ from torch import nn
 
 from gain_mtl.models.heads import NUM_CLASSES
 from gain_mtl.models.layers import ConvBnReLU, ConvHead
-from gain_mtl.models.masks import resize_mask
+from gain_mtl.models.masks import cell_mask
 
 
 class CounterfactualModule(nn.Module):
@@ -45,7 +45,7 @@ class CounterfactualModule(nn.Module):
         ))
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        suppression = torch.sigmoid(self.mask_net(resize_mask(mask, features.shape[-2:])))
+        suppression = torch.sigmoid(self.mask_net(cell_mask(mask, features.shape[-2:])))
         cf = features * (1 - suppression) + self.replacer(features) * suppression
         cf = self.refiner(cf) + cf
         return self.classifier(cf)

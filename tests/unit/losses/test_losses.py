@@ -60,11 +60,10 @@ def test_counterfactual_is_cross_entropy_to_normal():
     torch.testing.assert_close(counterfactual_loss(logits), torch.tensor([-math.log(0.75)]))
 
 
-def test_consistency_area_pools_the_localization_map():
-    attention = torch.tensor([[[[0.5]]]])
-    loc_logits = torch.tensor([[[[0.0, 0.0], [100.0, -100.0]]]])  # probs 0.5, 0.5, 1, 0 -> mean 0.5
-    torch.testing.assert_close(consistency_loss(attention, loc_logits), torch.tensor([0.0]))
-    torch.testing.assert_close(consistency_loss(torch.zeros(1, 1, 1, 1), loc_logits), torch.tensor([0.25]))
+def test_consistency_compares_each_cell_with_its_most_defective_pixel():
+    loc_logits = torch.tensor([[[[0.0, 0.0], [100.0, -100.0]]]])  # probs 0.5, 0.5, 1, 0 -> max 1
+    torch.testing.assert_close(consistency_loss(torch.ones(1, 1, 1, 1), loc_logits), torch.tensor([0.0]))
+    torch.testing.assert_close(consistency_loss(torch.full((1, 1, 1, 1), 0.5), loc_logits), torch.tensor([0.25]))
 
 
 def test_subset_mean_of_nothing_is_zero():
