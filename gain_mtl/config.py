@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -35,8 +36,9 @@ class DataConfig:
     disk_cache_gib: float = 20.0
 
     def __post_init__(self) -> None:
-        if not self.disk_cache_gib >= 0:
-            raise ConfigError(f"config key 'data.disk_cache_gib' must be 0 or more, got {self.disk_cache_gib!r}")
+        if not 0 <= self.disk_cache_gib < math.inf:
+            raise ConfigError(f"config key 'data.disk_cache_gib' must be a finite number of GiB, 0 or more, "
+                              f"got {self.disk_cache_gib!r}")
 
 
 @dataclass

@@ -11,12 +11,12 @@ repeats it every epoch; with the cache an epoch costs augmentation and compute o
   XDG cache, never the current directory), named by the sha256 of the file's bytes, the size and
   ``CACHE_VERSION``. A changed file gets a new name, so a stale entry is never read, and later runs
   on the same data skip the decoding. The folder may be deleted at any time.
-- **Trimmed** to ``disk_limit`` bytes after each fill (:func:`trim_disk_cache`): a run marks its
-  entries as used (modification time now), then the least recently used entries of other runs,
-  and any of an older ``CACHE_VERSION`` (never read again), are deleted until the folder fits.
-  Without it every dataset and image size ever trained would stay on the disk for good. Only files
-  named as this module names them are touched; a run whose entry another run trimmed away decodes
-  it again.
+- **Trimmed** to a size once a run has filled its caches (:func:`trim_disk_cache`, called by the
+  training loaders with every entry the run uses): filling marks a run's entries as used
+  (modification time now); then entries of an older ``CACHE_VERSION`` (never read again) and the
+  entries other runs used longest ago are deleted until the folder fits. Without it every dataset
+  and image size ever trained would stay on the disk for good. Only files named as this module
+  names them are touched; a run whose entry another run trimmed away decodes it again.
 
 Decoding is :func:`gain_mtl.data.io.read_pair`, the one rule the uncached path and evaluation use,
 so cached pixels are identical to uncached ones.
@@ -35,7 +35,6 @@ from typing import Sequence
 
 import numpy as np
 
-from gain_mtl.config import DataConfig
 from gain_mtl.data.io import read_pair
 from gain_mtl.data.layout import Sample
 
@@ -74,9 +73,11 @@ def file_digest(path: Path) -> str:
 
 def trim_disk_cache(cache_dir: Path, keep: set[Path], limit: int) -> list[Path]:
     """Delete cache entries in ``cache_dir`` until they total at most ``limit`` bytes; returns
-    what was deleted. Entries of another ``CACHE_VERSION`` go first, then the least recently used
-    (oldest modification time); ``keep`` (the running run's entries) is never deleted, even when
-    it alone exceeds the limit. Files not named like an entry are neither counted nor touched."""
+    what was deleted. Entries of an older ``CACHE_VERSION`` go first, then the least recently used
+    (oldest modification time: a run marks its entries when it fills its cache); ``keep`` (the
+    running run's entries) is never deleted, even when it alone exceeds the limit. Files not named
+    like an entry are neither counted nor touched, and one that cannot be deleted (another user's,
+    a read-only disk) is skipped."""
     entries = []
     for path in cache_dir.iterdir():
         match = ENTRY_NAME.fullmatch(path.name)
@@ -86,7 +87,7 @@ def trim_disk_cache(cache_dir: Path, keep: set[Path], limit: int) -> list[Path]:
             stat = path.stat()
         except FileNotFoundError:  # another run trimmed it meanwhile
             continue
-        entries.append((int(match.group(1)) == CACHE_VERSION, stat.st_mtime, stat.st_size, path))
+        entries.append((int(match.group(1)) >= CACHE_VERSION, stat.st_mtime, stat.st_size, path))
     total = sum(size for _, _, size, _ in entries)
     deleted = []
     for _, _, size, path in sorted(entries, key=lambda e: (e[0], e[1])):
@@ -94,7 +95,10 @@ def trim_disk_cache(cache_dir: Path, keep: set[Path], limit: int) -> list[Path]:
             break
         if path in keep:
             continue
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue
         total -= size
         deleted.append(path)
     return deleted
@@ -104,8 +108,8 @@ class DecodedCache:
     """The decoded, resized uint8 image and mask of every sample, by position in ``samples``.
 
     ``budget`` (bytes, default :func:`memory_budget`) decides memory or disk; ``cache_dir``
-    (default :func:`default_cache_dir`) is where the disk entries go, trimmed to ``disk_limit``
-    bytes (default: the config's ``data.disk_cache_gib``) once they are written. Everything is decoded in the
+    (default :func:`default_cache_dir`) is where the disk entries go (``in_use`` lists them for
+    :func:`trim_disk_cache`). Everything is decoded in the
     constructor, with ``threads`` threads (OpenCV releases the GIL), so a DataLoader built after it
     forks workers that share the result.
     """
@@ -117,7 +121,6 @@ class DecodedCache:
         *,
         budget: int | None = None,
         cache_dir: str | Path | None = None,
-        disk_limit: int = int(DataConfig.disk_cache_gib * 2**30),
         threads: int = 1,
     ) -> None:
         started = time.perf_counter()
@@ -134,9 +137,6 @@ class DecodedCache:
             else:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 self.entries = list(pool.map(self._fill_disk, self.samples))
-        if not self.in_memory:
-            keep = {entry for pair in self.entries for entry in pair if entry is not None}
-            self.trimmed = len(trim_disk_cache(self.cache_dir, keep, disk_limit))
         self.fill_seconds = time.perf_counter() - started
 
     def _fill_memory(self, index: int) -> None:
@@ -149,6 +149,12 @@ class DecodedCache:
     def _entry(self, path: Path, kind: str) -> Path:
         return self.cache_dir / f"v{CACHE_VERSION}-{file_digest(path)}-{kind}{self.size}.npy"
 
+    def in_use(self) -> set[Path]:
+        """The disk entries this cache reads (none in memory): what a trim must keep."""
+        if self.in_memory:
+            return set()
+        return {entry for pair in self.entries for entry in pair if entry is not None}
+
     def _fill_disk(self, sample: Sample) -> tuple[Path, Path | None]:
         """The sample's entries, decoded and written unless an earlier run left them; those it
         finds are marked as used now, so trimming deletes other runs' entries first."""
@@ -160,6 +166,8 @@ class DecodedCache:
                     os.utime(entry)
         except FileNotFoundError:
             self._write_disk(sample, image_entry, mask_entry)
+        except OSError:  # readable but not ours to mark (another user's, a read-only disk)
+            pass
         return image_entry, mask_entry
 
     def _write_disk(self, sample: Sample, image_entry: Path, mask_entry: Path | None) -> None:
@@ -192,6 +200,5 @@ class DecodedCache:
     def summary(self) -> str:
         """One log line: how many, where, how big, how long the fill took."""
         where = "memory" if self.in_memory else str(self.cache_dir)
-        trimmed = "" if self.in_memory else f"; {self.trimmed} older entries trimmed"
         return (f"cache: {len(self)} images decoded at {self.size} px into {where} "
-                f"({self.nbytes / 2**20:.0f} MiB) in {self.fill_seconds:.1f} s{trimmed}")
+                f"({self.nbytes / 2**20:.0f} MiB) in {self.fill_seconds:.1f} s")

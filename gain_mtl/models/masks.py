@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def _shrinks(mask: torch.Tensor, h: int, w: int) -> bool:
-    return h <= mask.shape[-2] and w <= mask.shape[-1]
+# Which rule made the maps' targets; checkpoints record it, and a run is never resumed under
+# another. 1: area averaging at every scale; 2: ``cell_mask`` at stride 32.
+MASK_RULE = 2
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -29,16 +29,20 @@ def resize_mask(mask: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch
     h, w = int(size[0]), int(size[1])
     if mask.shape[-2:] == (h, w):
         return mask
-    if _shrinks(mask, h, w):
+    if h <= mask.shape[-2] and w <= mask.shape[-1]:
         return F.interpolate(mask, size=(h, w), mode="area")
     return F.interpolate(mask, size=(h, w), mode="nearest")
 
 
 def cell_mask(mask: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     """``mask`` (N, 1, H, W) in [0, 1] at a coarse map's ``size`` (h, w): each cell the largest
-    value it covers (enlarging: nearest, as :func:`resize_mask`); float32 result."""
+    value it covers. A dimension that grows is first enlarged by nearest sampling, so a size that
+    shrinks one way and grows the other still keeps every defect; float32 result."""
     mask = mask.float()
     h, w = int(size[0]), int(size[1])
-    if mask.shape[-2:] == (h, w) or not _shrinks(mask, h, w):
-        return resize_mask(mask, (h, w))
+    big = (max(h, mask.shape[-2]), max(w, mask.shape[-1]))
+    if big != tuple(mask.shape[-2:]):
+        mask = F.interpolate(mask, size=big, mode="nearest")
+    if big == (h, w):
+        return mask
     return F.adaptive_max_pool2d(mask, (h, w))

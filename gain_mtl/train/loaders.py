@@ -51,7 +51,7 @@ def make_loaders(
     ``cache``: decode every image once, here, before the loaders fork their workers
     (:mod:`gain_mtl.data.cache`); False decodes per item, every epoch.
     """
-    from gain_mtl.data.cache import DecodedCache
+    from gain_mtl.data.cache import DecodedCache, trim_disk_cache
     from gain_mtl.data.dataset import DefectDataset
     from gain_mtl.data.transforms import build_eval_transform, build_train_transform, input_normalization
 
@@ -59,10 +59,15 @@ def make_loaders(
     caches = {part: None for part in ("train", "val")}
     if cache:
         for part in caches:
-            caches[part] = DecodedCache(getattr(manifest, part), size, threads=available_cores(),
-                                        disk_limit=int(config.data.disk_cache_gib * 2**30))
+            caches[part] = DecodedCache(getattr(manifest, part), size, threads=available_cores())
             if info.is_main:
                 print(f"{part} {caches[part].summary()}", flush=True)
+        on_disk = [c for c in caches.values() if not c.in_memory]
+        if on_disk and info.is_main:  # once, after both fills: neither split's entries are trimmed
+            keep = set().union(*(c.in_use() for c in on_disk))
+            trimmed = trim_disk_cache(on_disk[0].cache_dir, keep, int(config.data.disk_cache_gib * 2**30))
+            print(f"disk cache: {len(trimmed)} entries of other runs trimmed to stay under "
+                  f"data.disk_cache_gib={config.data.disk_cache_gib:g}", flush=True)
     norm = input_normalization(config.model)
     train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment, norm),
                               cache=caches["train"])

@@ -30,6 +30,7 @@ import torch
 
 from gain_mtl import __version__
 from gain_mtl.config import Config, save_config
+from gain_mtl.models.masks import MASK_RULE
 from gain_mtl.train.checkpoint import (
     CheckpointError,
     capture_rng,
@@ -264,6 +265,7 @@ def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch:
         "config_digest": config.digest(),
         "gain_mtl_version": __version__,
         "data_root": str(data_root),
+        "mask_rule": MASK_RULE,
     }
 
 
@@ -316,6 +318,13 @@ class Trainer:
             raise TrainError(
                 f"resuming {self.run_dir} with a changed config ({', '.join(f'{k}: {stored.get(k)!r} -> {current[k]!r}' for k in other)}) "
                 "would not continue the same run; drop those overrides or start a new --out folder"
+            )
+        rule = state.get("meta", {}).get("mask_rule", 1)  # checkpoints before the rule was recorded: 1
+        if rule != MASK_RULE:
+            raise TrainError(
+                f"{self.last_path} was trained with mask rule {rule} for the maps' targets, this version uses "
+                f"{MASK_RULE} (docs/design-choices.md #11); resuming would train one run under both: "
+                "start a new --out folder"
             )
         return state
 

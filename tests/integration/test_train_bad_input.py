@@ -79,6 +79,15 @@ def test_resume_with_a_checkpoint_of_another_architecture(synth_root, tmp_path):
     _refused(_train(synth_root, run, "--resume"), run, "another architecture", "model.fpn_channels")
 
 
+def test_resume_of_a_run_trained_under_another_mask_rule(synth_root, tmp_path):
+    from gain_mtl.train.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    same = load_config("tiny")
+    save_checkpoint(run / "checkpoints" / "last.pt", {"config": same.to_dict(), "meta": {}, "epoch": 1})
+    _refused(_train(synth_root, run, "--resume"), run, "mask rule 1", "start a new --out folder")
+
+
 def test_eval_with_weights_of_another_architecture(synth_root, tmp_path):
     from gain_mtl.models.network import GainMTL
     from gain_mtl.train.checkpoint import save_checkpoint

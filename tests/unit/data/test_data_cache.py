@@ -89,39 +89,71 @@ def _entry_names(where: Path) -> set[str]:
     return {p.name for p in where.glob("*.npy")}
 
 
-def test_a_run_trims_other_runs_entries_to_the_limit_and_keeps_its_own(make_dataset, tmp_path):
-    samples = scan_dataset(make_dataset())
-    where = tmp_path / "cache"
-    DecodedCache(samples, 2 * SIZE, budget=0, cache_dir=where)  # an earlier run at another size
+def test_a_run_trims_other_runs_entries_to_the_limit_and_keeps_both_of_its_splits(
+        tmp_path, monkeypatch, capsys):
+    from gain_mtl.config import load_config
+    from gain_mtl.data.synth import synthesize
+    from gain_mtl.train.distributed import DistInfo
+    from gain_mtl.train.loaders import make_loaders
+    from gain_mtl.train.trainer import check_data
+
+    root = synthesize(tmp_path / "data", n_normal=6, n_defective=6, size=32, seed=1)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(cache_module, "memory_budget", lambda: 0)  # both splits go to disk
+    where = default_cache_dir()
+    config = load_config("tiny", ["data.image_size=32", "data.disk_cache_gib=0"])
+    manifest = check_data(root, config)
+    DecodedCache(manifest.train, 16, cache_dir=where, budget=0)  # an earlier run at another size
     older = _entry_names(where)
-    stale = where / f"v{cache_module.CACHE_VERSION - 1}-{'0' * 64}-image{SIZE}.npy"  # an older version
-    stale.write_bytes(b"x")
+    newer = where / f"v{cache_module.CACHE_VERSION + 1}-{'0' * 64}-image32.npy"  # a newer checkout's
+    newer.write_bytes(b"x")
     foreign = where / "notes.txt"  # not the cache's: never counted, never deleted
     foreign.write_text("mine")
-    run = DecodedCache(samples, SIZE, budget=0, cache_dir=where, disk_limit=0)
-    assert run.trimmed == len(older) + 1
-    assert not stale.exists() and foreign.read_text() == "mine"
-    assert _entry_names(where) == {p.name for pair in run.entries for p in pair if p is not None}
-    assert "older entries trimmed" in run.summary()
+    make_loaders(config, manifest, DistInfo(), torch.device("cpu"))
+    assert f"disk cache: {len(older) + 1} entries of other runs trimmed" in capsys.readouterr().out
+    assert foreign.read_text() == "mine"
+    used = {p.name for part in (manifest.train, manifest.val)
+            for p in DecodedCache(part, 32, cache_dir=where, budget=0).in_use()}
+    assert _entry_names(where) == used and len(used) > len(manifest.val)
 
 
-def test_trimming_deletes_the_least_recently_used_first(tmp_path):
-    names = [f"v{cache_module.CACHE_VERSION}-{str(i) * 64}-image8.npy" for i in range(4)]
-    for age, name in enumerate(names):  # names[0] used last, names[3] longest ago
+def test_trimming_deletes_older_versions_then_the_least_recently_used(tmp_path):
+    version = cache_module.CACHE_VERSION
+    names = [f"v{version}-{str(i) * 64}-image8.npy" for i in range(4)]
+    names.append(f"v{version - 1}-{'7' * 64}-image8.npy")  # an older version, used just now
+    names.append(f"v{version + 1}-{'8' * 64}-image8.npy")  # a newer checkout's, used longest ago
+    ages = [0, 1, 2, 3, -1, 9]  # names[0] used last of this version, names[3] longest ago
+    for age, name in zip(ages, names):
         path = tmp_path / name
         path.write_bytes(b"1234")
         os.utime(path, (1000 - age, 1000 - age))
     keep = {tmp_path / names[3]}
-    deleted = cache_module.trim_disk_cache(tmp_path, keep, limit=8)
-    assert [p.name for p in deleted] == [names[2], names[1]]  # names[3] is the running run's
-    assert _entry_names(tmp_path) == {names[0], names[3]}
+    deleted = cache_module.trim_disk_cache(tmp_path, keep, limit=12)
+    # The older version first, then the oldest not kept (the newer checkout's), then names[2].
+    assert [p.name for p in deleted] == [names[4], names[5], names[2]]
+    assert _entry_names(tmp_path) == {names[0], names[1], names[3]}
 
 
 def test_an_entry_trimmed_by_another_run_is_decoded_again(make_dataset, tmp_path):
     samples = scan_dataset(make_dataset())
     cache = DecodedCache(samples, SIZE, budget=0, cache_dir=tmp_path / "cache")
-    expected = cache.get(0)[0].copy()
+    masked = next(i for i, s in enumerate(samples) if s.mask is not None)
+    expected = [cache.get(i) for i in (0, masked)]
     for path in (tmp_path / "cache").glob("*.npy"):
         path.unlink()
-    assert (cache.get(0)[0] == expected).all()
-    assert cache.entries[0][0].is_file()
+    for index, (image, mask) in zip((0, masked), expected):
+        again = cache.get(index)
+        assert (again[0] == image).all() and (mask is None or (again[1] == mask).all())
+    cache.entries[masked][1].unlink()  # the image's entry still there, its mask's gone
+    again = DecodedCache(samples, SIZE, budget=0, cache_dir=tmp_path / "cache")  # a later run
+    assert again.entries[masked][1].is_file()
+    cache.entries[masked][1].unlink()
+    assert (cache.get(masked)[1] == expected[1][1]).all()
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_a_disk_limit_that_is_not_a_finite_size_is_refused(value):
+    from gain_mtl.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="data.disk_cache_gib' must be a finite number of GiB"):
+        load_config("tiny", [f"data.disk_cache_gib={value}"])

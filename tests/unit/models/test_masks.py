@@ -27,3 +27,10 @@ def test_the_localization_map_keeps_area_coverage_and_both_keep_binary_masks_whe
     for resize in (resize_mask, cell_mask):
         big = resize(small, (4, 4))
         assert big.sum() == 4.0 and set(big.unique().tolist()) == {0.0, 1.0}
+
+
+def test_a_size_that_shrinks_one_way_and_grows_the_other_keeps_the_defect():
+    mask = torch.zeros(1, 1, 64, 4)
+    mask[..., 10, 1] = 1.0  # one pixel
+    cells = cell_mask(mask, (2, 8))
+    assert cells[0, 0, 0].tolist() == [0, 0, 1, 1, 0, 0, 0, 0] and cells[0, 0, 1].sum() == 0
