@@ -16,7 +16,8 @@ hand):
    (``-overlays-SN.png``).
 
 Every setting (recipe, threshold, checkpoint) comes from the training and validation data; the
-test split is only read by step 3. A finished run or evaluation is kept and an interrupted one
+test split is read by steps 3 and 4 to score what was chosen (step 4's export also gates INT8
+against FP32 on it, as every ``gainctl export --int8`` does). A finished run or evaluation is kept and an interrupted one
 resumed, so rerunning continues where it stopped.
 """
 
