@@ -29,8 +29,10 @@ from edge.atomic import atomic_write_json
 # 3: threshold_recall (the expected recall interval of each threshold) and localization_threshold.
 # 4: localization_threshold may be null: the strategy never trained the localization head (S1-S3),
 #    so its map marks nothing and events carry no regions. Version 3 is read as 4 without nulls.
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (3, 4)
+# 5: robustness, each shipped model's decisions under camera perturbations (edge/bench/robustness.py).
+#    Versions 3 and 4 are read with an empty table.
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (3, 4, 5)
 BUNDLE_FILE = "bundle.json"
 METADATA_KEY = "gain_mtl_bundle"
 FORMATS = ("onnx", "openvino", "tensorrt-engine")
@@ -105,6 +107,9 @@ class BundleSpec:
     # precision -> {"val": {metric: value}, "test": {metric: value}}
     metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    # precision -> artifact format -> that model's decisions on the test split under each camera
+    # perturbation against its clean decisions, and the guard it passed (Robustness.to_dict()).
+    robustness: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=lambda: utc_now())
     schema_version: int = SCHEMA_VERSION

@@ -48,7 +48,7 @@ def test_round_trip_keeps_each_thresholds_recall_and_the_localization_threshold(
                       threshold_recall={"fp32": {"onnx": recall}, "int8": {"openvino": {**recall, "threshold_rank": 1}}},
                       localization_threshold=0.35)
     back = BundleSpec.from_json(spec.to_json())
-    assert back == spec and back.schema_version == SCHEMA_VERSION == 4
+    assert back == spec and back.schema_version == SCHEMA_VERSION == 5
     assert back.localization_threshold == 0.35 and back.threshold_recall["int8"]["openvino"]["threshold_rank"] == 1
     # A v3 description without the localization threshold is not guessed at.
     data = spec.to_dict()
@@ -94,7 +94,7 @@ def test_unknown_schema_version_names_file_and_supported_version(tiny_bundle_dir
     data = json.loads((copy / BUNDLE_FILE).read_text())
     data["schema_version"] = SCHEMA_VERSION + 1
     (copy / BUNDLE_FILE).write_text(json.dumps(data))
-    with pytest.raises(BundleError, match=rf"bundle.json.*version {SCHEMA_VERSION + 1}.*versions 3, {SCHEMA_VERSION}"):
+    with pytest.raises(BundleError, match=rf"bundle.json.*version {SCHEMA_VERSION + 1}.*versions 3, 4, {SCHEMA_VERSION}"):
         load_bundle(copy)
 
 
