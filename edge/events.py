@@ -50,6 +50,7 @@ class Event:
     attention_peak: Optional[Dict[str, float]] = None  # {"x", "y" (frame pixels), "value"}
     reason: Optional[str] = None
     run: str = ""                  # run id: (run, frame) identifies a decision across resends
+    file: Optional[str] = None     # the image's path within an image folder source: which part it was
     detail: Dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:

@@ -437,6 +437,7 @@ class Pipeline:
             ts_decision=round(time.time(), 6), decision=verdict.decision, score=verdict.score,
             threshold=self.threshold, latency_ms=round((now - frame.t_capture) * 1000.0, 3),
             regions=verdict.regions, attention_peak=verdict.attention_peak, reason=verdict.reason, run=self.run_id,
+            file=frame.file,
         )
         self._count(event)
         self._dispatch(event, FrameContext(frame.image, pending.outputs))

@@ -38,6 +38,7 @@ class Frame:
     t_capture: float                # time.monotonic() at capture (for deadlines and latency)
     image: Optional[np.ndarray]     # BGR uint8; None for a frame that was never captured
     fault: Optional[str] = None     # why there is no image
+    file: Optional[str] = None      # an image folder's file, relative to the folder: the part's name
 
 
 @dataclass
@@ -187,18 +188,27 @@ class CaptureSource(Source):
 
 
 class ImageFolderSource(Source):
-    """Every image of a folder in name order, for offline inspection; unreadable files are faults."""
+    """Every image of a folder in name order, for offline inspection; unreadable files are faults.
 
-    def __init__(self, folder: Path) -> None:
+    Each frame carries its file's path relative to the folder, so an event and a saved reject can be
+    traced back to the part. ``recursive`` takes the images of every subfolder too (sorted by
+    relative path, so ``normal/`` and ``defective/`` of the design's layout stay grouped).
+    """
+
+    def __init__(self, folder: Path, recursive: bool = False) -> None:
         super().__init__()
         self.folder = Path(folder)
-        self.name = f"image folder {self.folder}"
+        self.recursive = recursive
+        self.name = f"image folder {self.folder}" + (" (recursive)" if recursive else "")
         self.files: List[Path] = []
 
     def open(self) -> None:
-        self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = self.folder.rglob("*") if self.recursive else self.folder.iterdir()
+        self.files = sorted((p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                            key=lambda p: p.relative_to(self.folder).as_posix())
         if not self.files:
-            raise SourceError(f"{self.folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            where = "this folder or its subfolders" if self.recursive else "this folder (--recursive looks in subfolders)"
+            raise SourceError(f"{self.folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in {where}")
 
     def frames(self) -> Iterator[Frame]:
         import cv2
@@ -210,7 +220,8 @@ class ImageFolderSource(Source):
                 return
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             t = time.monotonic()
-            yield Frame(i, time.time(), t, image, None if image is not None else REASON_UNREADABLE)
+            yield Frame(i, time.time(), t, image, None if image is not None else REASON_UNREADABLE,
+                        file=path.relative_to(self.folder).as_posix())
 
 
 def camera_opener(index: int, width: int = 0, height: int = 0, fps: float = 0.0, fourcc: str = "") -> Callable[[], Any]:
@@ -246,7 +257,8 @@ def _capture_opener(target: str, api_name: str) -> Callable[[], Any]:
 
 
 def open_source(camera: Optional[int] = None, source: Optional[str] = None, *, width: int = 0, height: int = 0,
-                fps: float = 0.0, fourcc: str = "", backoff: Optional[Backoff] = None) -> Source:
+                fps: float = 0.0, fourcc: str = "", backoff: Optional[Backoff] = None,
+                recursive: bool = False) -> Source:
     """Build (and open) the source named on the command line; SourceError if it cannot be opened.
 
     ``source`` is an image folder, a video file, a stream URL (rtsp://...) or a GStreamer pipeline
@@ -254,6 +266,8 @@ def open_source(camera: Optional[int] = None, source: Optional[str] = None, *, w
     """
     if (camera is None) == (source is None):
         raise SourceError("give exactly one of --camera N or --source S")
+    if recursive and (source is None or not Path(source).is_dir()):
+        raise SourceError("--recursive applies to an image folder only; --source names none")
     if camera is not None:
         src: Source = CaptureSource(camera_opener(camera, width, height, fps, fourcc), f"camera {camera}", live=True,
                                     fps=fps, backoff=backoff)
@@ -265,7 +279,7 @@ def open_source(camera: Optional[int] = None, source: Optional[str] = None, *, w
     else:
         path = Path(source)
         if path.is_dir():
-            src = ImageFolderSource(path)
+            src = ImageFolderSource(path, recursive=recursive)
         elif path.is_file():
             src = CaptureSource(_capture_opener(str(path), "CAP_ANY"), f"video file {path}", live=False)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -58,6 +59,18 @@ def render_overlay(image: np.ndarray, outputs: Optional[Dict[str, np.ndarray]], 
     return canvas
 
 
+def reject_stem(event: Event) -> str:
+    """A saved reject's file name without suffix: run and frame, and the part's file when it has one.
+
+    ``defective/0042.png`` read from a folder becomes ``RUN-00000017-defective_0042``, so the
+    picture leads back to the part; the run and frame keep names unique across runs.
+    """
+    stem = f"{event.run}-{event.frame:08d}"
+    if event.file:
+        stem += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", Path(event.file).with_suffix("").as_posix())
+    return stem
+
+
 class SaveRejectsSink(Sink):
     def __init__(self, folder: str, localizes: bool = True) -> None:
         self.folder = Path(folder)
@@ -73,7 +86,7 @@ class SaveRejectsSink(Sink):
 
         if event.decision != REJECT or context is None or context.image is None:
             return
-        stem = self.folder / f"{event.run}-{event.frame:08d}"
+        stem = self.folder / reject_stem(event)
         for path, img in ((f"{stem}.png", context.image), (f"{stem}-overlay.png", render_overlay(context.image, context.outputs, event, self.localizes))):
             if not cv2.imwrite(path, img):
                 raise OSError(f"could not write {path}")

@@ -42,3 +42,18 @@ def test_a_bundle_that_does_not_localize_paints_no_map() -> None:
     below_label = (slice(25, 40), slice(0, 80))
     assert np.abs(painted[below_label].astype(int) - 100).max() > 60
     assert np.array_equal(plain[below_label], _frame()[below_label])
+
+
+def test_a_saved_reject_is_named_after_its_part(tmp_path) -> None:
+    import cv2
+
+    from edge.sinks.base import FrameContext
+    from edge.sinks.overlay import SaveRejectsSink, reject_stem
+
+    event = Event(kind="decision", frame=17, decision="reject", score=0.9, run="r1", file="defective/part 42.png")
+    assert reject_stem(event) == "r1-00000017-defective_part_42"
+    assert reject_stem(Event(kind="decision", frame=3, decision="reject", run="r1")) == "r1-00000003"
+    SaveRejectsSink(str(tmp_path)).send(event, FrameContext(_frame(), None))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r1-00000017-defective_part_42-overlay.png",
+                                                           "r1-00000017-defective_part_42.png"]
+    assert cv2.imread(str(tmp_path / "r1-00000017-defective_part_42.png")).shape == (40, 80, 3)

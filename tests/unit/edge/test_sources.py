@@ -89,3 +89,18 @@ def test_read_and_reopen_errors_go_through_reconnect() -> None:
     assert sum(f.image is not None for f in frames) == 12
     assert all(f.fault == "source_lost" for f in frames if f.image is None) and len(frames) > 12
     assert statuses == ["source_error", "source_lost", "source_error", "source_error", "source_reconnected"]
+
+
+def test_a_folder_frame_carries_its_file_and_recursive_takes_subfolders(tmp_path: Path) -> None:
+    for rel in ("normal/a.png", "defective/b.png", "defective/deeper/c.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / rel), synth_frame(False))
+    frames = list(open_source(source=str(tmp_path), recursive=True).frames())
+    assert [f.file for f in frames] == ["defective/b.png", "defective/deeper/c.png", "normal/a.png"]
+    assert [f.id for f in frames] == [0, 1, 2]
+    flat = list(open_source(source=str(tmp_path / "normal")).frames())
+    assert [f.file for f in flat] == ["a.png"]
+    with pytest.raises(SourceError, match="--recursive looks in subfolders"):
+        open_source(source=str(tmp_path))
+    with pytest.raises(SourceError, match="--recursive applies to an image folder only"):
+        open_source(camera=0, recursive=True)
