@@ -50,6 +50,28 @@ class AugmentConfig:
     rot90: float = 0.5
     color_jitter: float = 0.3
     gaussian_noise: float = 0.2
+    # What a line camera adds (gain_mtl/data/transforms.py), moderate so that faint defects survive:
+    # JPEG re-compression at a quality drawn from [jpeg_quality_min, 95], defocus or motion blur of
+    # up to blur_sigma pixels, a gamma drawn from [1 - gamma_range, 1 + gamma_range], and the part a
+    # little off and zoomed (a crop of at least crop_scale_min of the area, resized back).
+    jpeg: float = 0.5
+    jpeg_quality_min: int = 40
+    blur: float = 0.2
+    blur_sigma: float = 1.2
+    gamma: float = 0.3
+    gamma_range: float = 0.25
+    shift: float = 0.3
+    crop_scale_min: float = 0.85
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.jpeg_quality_min <= 95:
+            raise ConfigError(f"config key 'augment.jpeg_quality_min' must be in [1, 95], got {self.jpeg_quality_min}")
+        if not 0.0 < self.crop_scale_min <= 1.0:
+            raise ConfigError(f"config key 'augment.crop_scale_min' must be in (0, 1], got {self.crop_scale_min}")
+        if not 0.0 <= self.gamma_range < 1.0:
+            raise ConfigError(f"config key 'augment.gamma_range' must be in [0, 1), got {self.gamma_range}")
+        if self.blur_sigma <= 0:
+            raise ConfigError(f"config key 'augment.blur_sigma' must be positive, got {self.blur_sigma}")
 
 
 @dataclass

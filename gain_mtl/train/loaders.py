@@ -69,7 +69,7 @@ def make_loaders(
             print(f"disk cache: {len(trimmed)} entries of other runs trimmed to stay under "
                   f"data.disk_cache_gib={config.data.disk_cache_gib:g}", flush=True)
     norm = input_normalization(config.model)
-    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment, norm),
+    train_set = DefectDataset(manifest.train, size, transform=build_train_transform(config.augment, norm, size),
                               cache=caches["train"])
     val_set = DefectDataset(manifest.val, size, transform=build_eval_transform(norm), cache=caches["val"])
     workers = worker_count(config.data.num_workers)

@@ -1,5 +1,6 @@
-"""Augmentation: masks follow their images through every flip and rotation; photometric steps
-touch the image only; probabilities come from the config; normalisation is ImageNet's."""
+"""Augmentation: masks follow their images through every flip, rotation and camera shift;
+photometric and camera steps (blur, gamma, JPEG) touch the image only; probabilities come from the
+config; normalisation is the backbone's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from gain_mtl.config import AugmentConfig
 from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_eval_transform, build_train_transform
 
 S = 12
-GEOMETRY_ONLY = dict(color_jitter=0.0, gaussian_noise=0.0)
+CAMERA_OFF = dict(jpeg=0.0, blur=0.0, gamma=0.0, shift=0.0)
+GEOMETRY_ONLY = dict(color_jitter=0.0, gaussian_noise=0.0, **CAMERA_OFF)
 
 
 def _coordinate_image() -> tuple[tv_tensors.Image, np.ndarray]:
@@ -96,7 +98,7 @@ def test_photometric_steps_change_the_image_but_never_the_mask():
 
 
 def test_zero_probabilities_reduce_training_to_evaluation():
-    transform = build_train_transform(AugmentConfig(0, 0, 0, 0, 0))
+    transform = build_train_transform(AugmentConfig(0, 0, 0, 0, 0, **CAMERA_OFF), size=S)
     image, _ = _coordinate_image()
     mask = np.eye(S, dtype=np.uint8)
     for seed in range(5):
@@ -132,3 +134,53 @@ def test_eval_transform_applies_the_given_statistics():
     out = build_eval_transform(((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))(
         {"image": image, "mask": tv_tensors.Mask(torch.zeros(1, 2, 2, dtype=torch.uint8))})
     assert torch.allclose(out["image"], torch.ones(3, 2, 2))  # white is +1 in [-1, 1]
+
+
+@pytest.mark.parametrize("step", ["jpeg", "blur", "gamma"])
+def test_each_camera_step_changes_the_image_but_never_the_mask(step):
+    """JPEG, blur and gamma act on every draw at p=1 and leave the mask as it was."""
+    probs = {"hflip": 0.0, "vflip": 0.0, "rot90": 0.0, **GEOMETRY_ONLY, step: 1.0}
+    if step == "gamma":
+        probs["gamma_range"] = 0.5
+    transform = build_train_transform(AugmentConfig(**probs), size=32)
+    rng = np.random.default_rng(1)
+    image = tv_tensors.Image(torch.from_numpy(rng.integers(0, 256, (3, 32, 32), dtype=np.uint8)))
+    mask = (rng.random((32, 32)) < 0.3).astype(np.uint8)
+    reference, _ = _apply(build_eval_transform(), image, mask)
+    changed = 0
+    for seed in range(5):
+        torch.manual_seed(seed)
+        out_image, out_mask = _apply(transform, image, mask)
+        assert (out_mask == mask).all()
+        changed += not torch.allclose(out_image, reference, atol=1e-3)
+    assert changed >= 4  # a gamma drawn near 1 may leave one image as it was
+
+
+def test_the_camera_shift_moves_the_mask_with_its_image():
+    """A bright square and its mask, shifted and zoomed together: the mask still covers the square."""
+    probs = {"hflip": 0.0, "vflip": 0.0, "rot90": 0.0, **GEOMETRY_ONLY, "shift": 1.0, "crop_scale_min": 0.6}
+    transform = build_train_transform(AugmentConfig(**probs), normalization=((0.0,) * 3, (1.0,) * 3), size=48)
+    square = np.zeros((48, 48), np.uint8)
+    square[14:30, 20:36] = 1
+    image = tv_tensors.Image(torch.from_numpy(np.repeat(square[None] * 255, 3, axis=0)))
+    moved = 0
+    for seed in range(10):
+        torch.manual_seed(seed)
+        out_image, out_mask = _apply(transform, image, square)
+        bright = out_image[0].numpy() > 0.5
+        assert (bright & (out_mask == 1)).sum() / (bright | (out_mask == 1)).sum() > 0.85
+        moved += not (out_mask == square).all()
+    assert moved >= 8
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("jpeg_quality_min", 0, "augment.jpeg_quality_min"),
+    ("crop_scale_min", 1.5, "augment.crop_scale_min"),
+    ("gamma_range", 1.0, "augment.gamma_range"),
+    ("blur_sigma", 0.0, "augment.blur_sigma"),
+])
+def test_camera_strengths_out_of_range_are_refused_by_name(key, value, match):
+    from gain_mtl.config import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        AugmentConfig(**{key: value})
