@@ -113,6 +113,64 @@ def decision_threshold(bundle: Bundle, backend: str, precision: str) -> float:
     return bundle.threshold(info.source(bundle, precision) or precision, info.artifact_format)
 
 
+# Fastest first, on every backend the table lists: what ``gainctl run`` takes when no precision is asked.
+SPEED_ORDER = ("int8", "fp16", "fp32")
+
+
+def passed_gates(bundle: Bundle, artifact_format: str, precision: str) -> bool:
+    """Whether the model file passed every gate its export measured (INT8 against FP32, robustness).
+
+    An export that fails a gate writes no bundle, so this is False only for a bundle exported with
+    a guard turned off whose measurement still failed, or one written by hand.
+    """
+    spec = bundle.spec
+    gate = spec.calibration.get("gates", {}).get(artifact_format, {}) if precision == "int8" else {}
+    robust = spec.robustness.get(precision, {}).get(artifact_format, {})
+    return gate.get("passed", True) and robust.get("passed", True)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a line runs, resolved once: backend, precision, model file and its decision threshold."""
+
+    backend: BackendInfo
+    precision: str
+    artifact: Path
+    threshold: float
+
+    def describe(self) -> str:
+        return f"{self.backend.name}/{self.precision} {self.artifact.name} (threshold {self.threshold:.4f})"
+
+
+def select(bundle: Bundle, backend: str = "auto", precision: str = "auto") -> Selection:
+    """Resolve ``auto`` backend and precision against ``bundle`` and this machine.
+
+    ``precision="auto"`` takes the fastest precision (SPEED_ORDER) the backend can run from the
+    bundle whose model passed its gates; ``backend="auto"`` the first usable backend in table order
+    that can run it. BackendError lists what would work.
+    """
+    if precision != "auto":
+        info = choose_backend(bundle, backend, precision)
+    else:
+        candidates = [b for b in BACKENDS if b.usable_here()] if backend == "auto" else [choose_any(bundle, backend)]
+        found = [(info, p) for info in candidates for p in SPEED_ORDER
+                 if info.source(bundle, p) and passed_gates(bundle, info.artifact_format, info.source(bundle, p))]
+        if not found:
+            raise BackendError(f"no backend here can run a gated model from {bundle.folder}; "
+                               f"available here: {', '.join(available_here(bundle)) or 'none'}")
+        info, precision = found[0]
+    source = info.source(bundle, precision)
+    return Selection(info, precision, bundle.artifact(info.artifact_format, source),
+                     bundle.threshold(source, info.artifact_format))
+
+
+def choose_any(bundle: Bundle, backend: str) -> BackendInfo:
+    """``backend`` checked for being installed and usable here, whatever precision it will run."""
+    info = backend_info(backend)
+    runnable = [p for p in PRECISIONS if info.source(bundle, p)]
+    return choose_backend(bundle, backend, runnable[0] if runnable else PRECISIONS[0])
+
+
 def open_runner(bundle: Bundle | str | os.PathLike, backend: str = "auto", precision: str = "fp32", **options: Any) -> Runner:
     """A runner (not yet activated: use it in ``with``) for ``bundle`` on ``backend``."""
     if not isinstance(bundle, Bundle):
@@ -123,5 +181,6 @@ def open_runner(bundle: Bundle | str | os.PathLike, backend: str = "auto", preci
     return info.load_runner_class().for_bundle(bundle, artifact, precision, **options)
 
 
-__all__ = ["BACKENDS", "BACKEND_NAMES", "BackendError", "BackendInfo", "Runner", "available_here",
-           "backend_info", "choose_backend", "decision_threshold", "open_runner"]
+__all__ = ["BACKENDS", "BACKEND_NAMES", "SPEED_ORDER", "BackendError", "BackendInfo", "Runner", "Selection",
+           "available_here", "backend_info", "choose_backend", "decision_threshold", "open_runner", "passed_gates",
+           "select"]

@@ -21,8 +21,10 @@ from gain_mtl.cli.errors import InputError
 @click.option("--model", "model", required=True, help="Bundle folder written by 'gainctl export'.")
 @click.option("--camera", type=int, default=None, help="OpenCV camera index.")
 @click.option("--source", default=None, help="Video file, image folder, rtsp:// URL or GStreamer pipeline (with '!').")
+@click.option("--recursive", is_flag=True, help="With an image folder: its subfolders' images too (events name each file).")
 @click.option("--backend", type=click.Choice(["auto", *BACKEND_NAMES]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", *PRECISIONS]), default="auto", show_default=True,
+              help="auto: the fastest precision the backend can run from the bundle whose model passed its gates.")
 @click.option("--mode", type=click.Choice(["every-frame", "latest"]), default="every-frame", show_default=True,
               help="every-frame: one decision per frame, in order (inspection). latest: newest frame wins (monitoring).")
 @click.option("--deadline-ms", type=float, default=None, help="A frame without a decision this long after capture is a fault (timeout).")
@@ -40,12 +42,12 @@ from gain_mtl.cli.errors import InputError
               help="OpenVINO performance hint.")
 @click.option("--jobs", type=int, default=None, help="Inferences in flight (default: the backend's choice).")
 @click.option("--queue-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames buffered between capture and inference.")
-def run(model: str, camera: Optional[int], source: Optional[str], backend: str, precision: str, mode: str,
+def run(model: str, camera: Optional[int], source: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
-    from edge.backends import BackendError, choose_backend, decision_threshold, open_runner
+    from edge.backends import BackendError, select
     from edge.bundle import BundleError, load_bundle
     from edge.pipeline import Pipeline
     from edge.sinks import SinkError, open_sink
@@ -56,9 +58,9 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
     opened: list = []
     try:
         bundle = load_bundle(model)
-        info = choose_backend(bundle, backend, precision)
-        threshold = decision_threshold(bundle, info.name, precision)
-        frames = open_source(camera, source, width=width, height=height, fps=fps, fourcc=fourcc)
+        selection = select(bundle, backend, precision)
+        info, threshold = selection.backend, selection.threshold
+        frames = open_source(camera, source, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive)
         for spec in sinks or ("stdout",):
             opened.append(open_sink(spec))
         if save_rejects:
@@ -69,7 +71,8 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
             from edge.sinks.overlay import ShowSink
 
             opened.append(ShowSink(localizes=bundle.spec.localizes))
-        runner = open_runner(bundle, info.name, precision, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
+        runner = info.load_runner_class().for_bundle(bundle, selection.artifact, selection.precision,
+                                                     **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
         _close_all(opened)
@@ -84,8 +87,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], backend: str, 
     loc_threshold = bundle.spec.localization_threshold
     regions = (f"regions at localization >= {loc_threshold:g}" if bundle.spec.localizes else
                f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
-    click.echo(f"gainctl run: {frames.name} -> {info.name}/{precision} (threshold {threshold:.4f}, "
-               f"{regions}), mode {mode}", err=True)
+    click.echo(f"gainctl run: {frames.name} -> {selection.describe()}, {regions}, mode {mode}", err=True)
     try:
         pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
                             queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold)

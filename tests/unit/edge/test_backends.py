@@ -125,3 +125,36 @@ def test_tensorrt_runner(tiny_bundle_dir: Path, tmp_path: Path) -> None:
     assert engine is not None and engine.is_file()
     with open_runner(tiny_bundle_dir, "tensorrt", "fp32", cache_dir=tmp_path) as runner:  # from the cache
         assert runner.engine_path == engine
+
+
+def _bundle_with(tmp_path: Path, int8_gate_passed: bool = True, robust: bool = True):
+    from edge.bundle import ArtifactSpec, Bundle, BundleSpec, InputSpec
+
+    arts = [ArtifactSpec(f"m-{fmt}-{p}", fmt, p, "0" * 64, 1) for fmt in ("onnx", "openvino") for p in ("fp32", "int8")]
+    thresholds = {p: {fmt: t for fmt in ("onnx", "openvino")} for p, t in (("fp32", 0.3), ("int8", 0.4))}
+    spec = BundleSpec(input=InputSpec(SIZE, SIZE), thresholds=thresholds, artifacts=arts,
+                      calibration={"gates": {fmt: {"passed": int8_gate_passed} for fmt in ("onnx", "openvino")}},
+                      robustness={"int8": {"openvino": {"passed": robust}, "onnx": {"passed": robust}}})
+    return Bundle(spec, tmp_path)
+
+
+def test_auto_precision_takes_the_fastest_model_that_passed_its_gates(tmp_path: Path) -> None:
+    from edge.backends import select
+
+    chosen = select(_bundle_with(tmp_path), "onnxruntime")
+    assert (chosen.backend.name, chosen.precision, chosen.artifact.name, chosen.threshold) == ("onnxruntime", "int8", "m-onnx-int8", 0.4)
+    assert chosen.describe() == "onnxruntime/int8 m-onnx-int8 (threshold 0.4000)"
+    for failed in (_bundle_with(tmp_path, int8_gate_passed=False), _bundle_with(tmp_path, robust=False)):
+        fallback = select(failed, "onnxruntime")
+        assert (fallback.precision, fallback.artifact.name, fallback.threshold) == ("fp32", "m-onnx-fp32", 0.3)
+    asked = select(_bundle_with(tmp_path), "onnxruntime", "fp32")
+    assert asked.precision == "fp32" and asked.threshold == 0.3
+    assert select(_bundle_with(tmp_path)).backend.name in ("tensorrt", "openvino")
+
+
+def test_auto_precision_on_a_backend_that_cannot_run_the_bundle_lists_what_can(tiny_bundle_dir: Path) -> None:
+    from edge.backends import select
+
+    with pytest.raises(BackendError, match="unknown backend 'coreml'"):
+        select(load_bundle(tiny_bundle_dir), "coreml")
+    assert select(load_bundle(tiny_bundle_dir), "onnxruntime").precision == "fp32"  # no INT8 in the tiny bundle
