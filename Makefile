@@ -9,8 +9,9 @@ DEMO   ?= demo
 
 setup: $(STAMP)
 
-# Idempotent: reinstalls only when pyproject.toml changes. mosquitto (for the MQTT tests) comes
-# from apt where this runs as root; elsewhere those tests skip and say why.
+# Idempotent: reinstalls only when pyproject.toml changes. mosquitto (for the MQTT tests) and
+# chromium (for the monitor's browser test) come from apt where this runs as root; elsewhere
+# those tests skip and say why.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -26,6 +27,14 @@ services:
 	    || echo "mosquitto: apt-get failed; MQTT tests will skip"; \
 	else \
 	  echo "mosquitto: not installed and apt-get unavailable (or not root); MQTT tests will skip"; \
+	fi
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
+	  echo "chromium: present"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+	    || echo "chromium: apt-get failed; the monitor's browser test will skip"; \
+	else \
+	  echo "chromium: not installed and apt-get unavailable (or not root); the monitor's browser test will skip"; \
 	fi
 
 test: setup

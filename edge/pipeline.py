@@ -168,6 +168,9 @@ class Summary:
     latency_samples: int = 0
     fps: float = 0.0
     elapsed_s: float = 0.0
+    # Queued sinks (webhook, MQTT) by name: delivered, pending, failures, refused, overflowed when
+    # the summary was made (pending ones are still sent at close or by the next run).
+    sinks: Dict[str, Dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
@@ -177,7 +180,9 @@ class Summary:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.fault_reasons.items()))
         return (f"frames={self.frames} accepts={self.accepts} rejects={self.rejects} faults={self.faults}"
                 f"{f' ({reasons})' if reasons else ''} dropped={self.dropped} sink_errors={self.sink_errors} "
-                f"latency {lat} fps={self.fps:.1f} elapsed={self.elapsed_s:.1f}s")
+                f"latency {lat} fps={self.fps:.1f} elapsed={self.elapsed_s:.1f}s"
+                + "".join(f"; {name}: " + " ".join(f"{k}={v}" for k, v in counts.items())
+                          for name, counts in self.sinks.items()))
 
 
 class Pipeline:
@@ -205,7 +210,8 @@ class Pipeline:
             raise ValueError(f"the inference timeout must be positive, got {inference_timeout_s}")
         if localization_threshold is not None and not 0.0 < localization_threshold <= 1.0:
             raise ValueError(f"the localization threshold must be in (0, 1], got {localization_threshold}")
-        self.source, self.runner, self.threshold, self.sinks = source, runner, float(threshold), list(sinks)
+        self.source, self.runner, self.threshold = source, runner, float(threshold)
+        self.sinks = sorted(sinks, key=lambda sink: not sink.inline)  # journal and GPIO first, queued sinks after
         self.mode = mode
         self.deadline_s = deadline_ms / 1000.0 if deadline_ms else None
         self.max_frames = max_frames
@@ -232,12 +238,17 @@ class Pipeline:
         self._summary = Summary()
         self._latencies = LatencySample(LATENCY_SAMPLE_SIZE)
         self._sink_error_last: Dict[str, Tuple[float, int]] = {}
+        self._behind_checked = time.monotonic()
         self._errors: List[BaseException] = []
 
     # -- control ---------------------------------------------------------------------------
     def stop(self) -> None:
         """End capture; everything already captured is still decided and delivered. Signal-safe."""
         self.source.stop()
+
+    def queue_depth(self) -> int:
+        """Frames on their way from capture to decision (and status events queued among them), for monitoring."""
+        return self._out.qsize()
 
     def run(self) -> Summary:
         """Run to the end of the source (or ``stop()``); returns the summary once all is delivered."""
@@ -261,6 +272,7 @@ class Pipeline:
         s.fps = round(s.frames / s.elapsed_s, 2) if s.elapsed_s > 0 else 0.0
         s.latency_ms = self._latencies.percentiles()
         s.latency_samples = len(self._latencies.values)
+        s.sinks = {sink.name: sink.counters() for sink in self.sinks if not sink.inline}
         self._dispatch(status("summary", self.run_id, **s.to_dict()), None)
         if self._errors:
             raise RuntimeError(f"pipeline stopped on an internal error: {self._errors[0]!r}") from self._errors[0]
@@ -464,6 +476,21 @@ class Pipeline:
                 sink.send(event, context)
             except Exception as exc:
                 self._sink_failed(sink, event, exc)
+        if event.kind == "decision":
+            self._check_behind()
+
+    def _check_behind(self) -> None:
+        """Once per interval, ask the queued sinks whether they fall behind; warn the others and the operator."""
+        now = time.monotonic()
+        if now - self._behind_checked < self.sink_error_interval_s:
+            return
+        self._behind_checked = now
+        for lagging in self.sinks:
+            why = lagging.behind()
+            if why:
+                print(f"gainctl run: sink {lagging.name} is behind: {why}", file=sys.stderr)
+                self._tell_others(lagging, status("sink_behind", self.run_id, sink=lagging.name, why=why,
+                                                  **lagging.counters()))
 
     def _sink_failed(self, failed: Sink, event: Event, exc: Exception) -> None:
         """Count it; tell the other sinks, at most once per interval per sink (no event storms)."""
@@ -477,8 +504,11 @@ class Pipeline:
         note = status("sink_error", self.run_id, sink=failed.name, error=repr(exc), frame=event.frame,
                       suppressed_since_last=suppressed)
         print(f"gainctl run: sink {failed.name} failed: {exc!r}", file=sys.stderr)
+        self._tell_others(failed, note)
+
+    def _tell_others(self, about: Sink, note: Event) -> None:
         for sink in self.sinks:
-            if sink is failed:
+            if sink is about:
                 continue
             try:
                 sink.send(note, None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from typing import Any, Optional, Tuple
 
 import click
@@ -42,10 +43,16 @@ from gain_mtl.cli.errors import InputError
               help="OpenVINO performance hint.")
 @click.option("--jobs", type=int, default=None, help="Inferences in flight (default: the backend's choice).")
 @click.option("--queue-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames buffered between capture and inference.")
+@click.option("--serve", default=None, metavar="[HOST:]PORT",
+              help="Serve a live web monitor, /events, /healthz and /metrics here (host 127.0.0.1 unless given; needs the monitor extra).")
+@click.option("--serve-token", envvar="GAINCTL_SERVE_TOKEN", default=None, show_envvar=True,
+              help="Secret the monitor asks of every request but /healthz; required to serve beyond localhost.")
+@click.option("--serve-linger", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+              help="Keep the monitor up this long after the source ends (Ctrl-C ends it sooner).")
 def run(model: str, camera: Optional[int], source: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
-        jobs: Optional[int], queue_size: int) -> None:
+        jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
     from edge.backends import BackendError, select
     from edge.bundle import BundleError, load_bundle
@@ -56,7 +63,12 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
     if deadline_ms is not None and deadline_ms <= 0:
         raise InputError(f"--deadline-ms must be positive, got {deadline_ms}")
     opened: list = []
+    monitor = None
     try:
+        if serve is not None:
+            from edge.monitor import Monitor
+
+            monitor = Monitor(serve, serve_token)  # the address and the token rule, checked before anything opens
         bundle = load_bundle(model)
         selection = select(bundle, backend, precision)
         info, threshold = selection.backend, selection.threshold
@@ -77,9 +89,13 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
     except (BundleError, BackendError, SourceError, SinkError) as exc:
         _close_all(opened)
         raise InputError(str(exc)) from exc
-    except ValueError as exc:  # e.g. an OpenVINO device that is not present
+    except ValueError as exc:  # e.g. an OpenVINO device that is not present, or a --serve refused (MonitorError)
         _close_all(opened)
+        if monitor is not None:
+            monitor.close()
         raise InputError(str(exc)) from exc
+    if monitor is not None:
+        opened.append(monitor.sink)
 
     for sink in opened:
         for note in sink.notes():
@@ -91,19 +107,34 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
     try:
         pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
                             queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold)
+        if monitor is not None:
+            monitor.start({"model": bundle.folder.name, "file": selection.artifact.name, "backend": info.name,
+                           "precision": selection.precision, "source": frames.name, "mode": mode, "run": pipeline.run_id},
+                          threshold, pipeline.queue_depth, opened, localizes=bundle.spec.localizes)
     except ValueError as exc:
         runner.deactivate()
         _close_all(opened)
+        if monitor is not None:
+            monitor.close()
         raise InputError(str(exc)) from exc
+    if monitor is not None:
+        click.echo(f"gainctl run: monitor on {monitor.url(with_token=serve_token is not None)}", err=True)
     previous = _install_stop_handlers(pipeline)
     try:
         summary = pipeline.run()
+    except BaseException:
+        if monitor is not None:
+            monitor.close()
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         runner.deactivate()
         _close_all(opened)
     click.echo(f"gainctl run: summary: {summary.format()}", err=True)
+    if monitor is not None:
+        _linger(serve_linger)
+        monitor.close()
 
 
 def _close_all(sinks: list) -> None:
@@ -112,6 +143,20 @@ def _close_all(sinks: list) -> None:
             sink.close()
         except Exception as exc:  # closing one sink must not keep the others from flushing
             click.echo(f"gainctl run: closing {sink.name} failed: {exc!r}", err=True)
+
+
+def _linger(seconds: float) -> None:
+    """Keep serving the finished run's page for ``seconds``; Ctrl-C or SIGTERM ends the wait."""
+    if seconds <= 0:
+        return
+    click.echo(f"gainctl run: the source has ended; the monitor stays up {seconds:g} s (Ctrl-C to quit)", err=True)
+    done = threading.Event()
+    previous = {sig: signal.signal(sig, lambda signum, frame: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        done.wait(seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _install_stop_handlers(pipeline: Any) -> dict:
