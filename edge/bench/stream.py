@@ -29,6 +29,7 @@ import numpy as np
 
 from edge.bench.stats import summarize
 from edge.bundle import Bundle
+from edge.sinks.base import Sink
 
 RESIZE_SAMPLES = 50
 PACE_FRACTION = 0.8
@@ -96,7 +97,7 @@ class TimedRunner:
         self._runner.submit(feed, done)
 
 
-class ClockSink:
+class ClockSink(Sink):
     """Reads the clock when a decision event reaches it; put first and last around the real sinks."""
 
     name = "bench-clock"

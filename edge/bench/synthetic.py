@@ -1,4 +1,6 @@
-"""A tiny model bundle with the exported graph's exact interface, built without torch.
+"""A synthetic line for soak runs and tests: a tiny bundle, a camera, a slow runner; no torch, no data.
+
+The tiny model bundle has the exported graph's exact interface, built without torch.
 
 The graph reads the frame's brightness: ``localization_map`` is a sigmoid of the 4x4-pooled
 grey level, ``attention_map`` the same at 8x8 pooling, ``defect_prob`` the maximum of the

@@ -26,6 +26,8 @@ class Sink:
     """Base sink. ``send`` may raise: the pipeline turns that into a status event, never a crash."""
 
     name = "sink"
+    # Inline sinks (journal, GPIO, stdout) deliver inside ``send`` and go first; the others queue.
+    inline = True
 
     def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
         raise NotImplementedError
@@ -36,3 +38,11 @@ class Sink:
     def notes(self) -> List[str]:
         """Things the operator should know at start (e.g. a broker that is away)."""
         return []
+
+    def counters(self) -> Dict[str, int]:
+        """Delivery counters for the run summary; empty for a sink that delivers inline."""
+        return {}
+
+    def behind(self) -> Optional[str]:
+        """Why this sink is falling behind, or None; polled by the pipeline (a ``sink_behind`` status event)."""
+        return None

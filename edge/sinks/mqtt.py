@@ -1,97 +1,68 @@
-"""MQTT sink (paho-mqtt 2.x, QoS 1) with a disk spool: no decision is lost while the broker is away.
+"""MQTT sink (paho-mqtt 2.x, QoS 1), a queued sink: no decision is lost while the broker is away.
 
-Delivery is **at least once**. Every event is first written to an SQLite spool on disk; a
-publisher thread sends spooled events in order while connected and deletes each one only when the
-broker acknowledges it (PUBACK). When the connection drops, unacknowledged events stay in the spool
-and are sent again after paho reconnects; events left at exit are sent by the next run. A message
-can therefore arrive twice (acknowledged by the broker but the PUBACK lost, or resent both by paho
-and by the spool); each carries ``run`` and ``frame`` so consumers can drop duplicates.
+Spec: ``mqtt[s]://HOST[:PORT]/TOPIC[?OPTIONS]``; options: ``timeout=S`` (wait for the broker at
+start, 2), ``spool=PATH``, ``queue=N`` (1000), ``close_timeout=S`` (10), ``username=NAME``,
+``password_env=VAR`` | ``password_file=PATH``, and for mqtts ``ca=PATH``, ``cert=PATH``, ``key=PATH``.
+
+Delivery is **at least once** (edge/sinks/queued.py): the publisher thread sends spooled events in
+order while connected and drops each one from the spool only when the broker acknowledges it
+(PUBACK). When the connection drops, unacknowledged events stay spooled and are sent again after
+paho reconnects. A message can therefore arrive twice (acknowledged by the broker but the PUBACK
+lost, or resent both by paho and by the spool); each carries ``run`` and ``frame`` so consumers can
+drop duplicates.
+
+A broker that refuses the login, or whose TLS certificate the CA does not vouch for, is a
+configuration error at start (exit 2); a broker that is away is not (the sink runs on and spools).
 
 Decisions go to ``TOPIC``, status events (source lost, sink errors, summary) to ``TOPIC/status``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
-import sys
+import ssl
 import threading
-import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
-from edge.cache import user_cache_dir
 from edge.events import Event
-from edge.sinks.base import FrameContext, Sink, SinkError
+from edge.sinks.base import SinkError
+from edge.sinks.credentials import probe, read_secret, tls_context
+from edge.sinks.options import SpecOptions, public_url, split_sink_url
+from edge.sinks.queued import DEFAULT_QUEUE, QueuedSink
+from edge.sinks.spool import default_spool_path
 
 
-def default_spool_path(host: str, port: int, topic: str) -> Path:
-    """Per broker and topic, in the user's cache (never the current directory)."""
-    tag = hashlib.sha256(f"{host}:{port}/{topic}".encode()).hexdigest()[:12]
-    return user_cache_dir("spool") / f"mqtt-{host}-{port}-{tag}.sqlite"
-
-
-class Spool:
-    """An ordered on-disk queue: add, read after a watermark, remove on acknowledgement."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # survives a crash of this process; see journal for power loss
-            self._db.execute("CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, payload TEXT)")
-        except (OSError, sqlite3.Error) as exc:
-            raise SinkError(f"MQTT spool {self.path}: cannot open ({exc}); pass a writable spool=PATH in the sink URL") from exc
-        self._lock = threading.Lock()
-
-    def add(self, topic: str, payload: str) -> int:
-        with self._lock:
-            return int(self._db.execute("INSERT INTO spool (topic, payload) VALUES (?, ?)", (topic, payload)).lastrowid)
-
-    def after(self, seq: int, limit: int) -> List[Tuple[int, str, str]]:
-        with self._lock:
-            return self._db.execute("SELECT seq, topic, payload FROM spool WHERE seq > ? ORDER BY seq LIMIT ?",
-                                    (seq, limit)).fetchall()
-
-    def remove(self, seq: int) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-class MQTTSink(Sink):
+class MQTTSink(QueuedSink):
     def __init__(self, host: str, port: int, topic: str, spool_path: Optional[Path] = None, *, qos: int = 1,
                  connect_wait_s: float = 2.0, reconnect_max_s: int = 5, window: int = 100,
-                 close_timeout_s: float = 10.0, keepalive_s: int = 10) -> None:
+                 close_timeout_s: float = 10.0, keepalive_s: int = 10, queue_size: int = DEFAULT_QUEUE,
+                 context: Optional[ssl.SSLContext] = None, username: Optional[str] = None,
+                 password: Optional[str] = None) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError as exc:
             raise SinkError("paho-mqtt is not installed: pip install 'gain-mtl[mqtt]'") from exc
+        scheme = "mqtts" if context is not None else "mqtt"
         if not topic:
-            raise SinkError(f"mqtt://{host}:{port}/: give a topic, e.g. mqtt://{host}:{port}/line1/decisions")
+            raise SinkError(f"{scheme}://{host}:{port}/: give a topic, e.g. {scheme}://{host}:{port}/line1/decisions")
+        if password is not None and username is None:
+            raise SinkError(f"{scheme}://{host}:{port}/{topic}: a password needs its user: add username=NAME")
         self.host, self.port, self.topic, self.qos = host, port, topic, qos
-        self.name = f"mqtt://{host}:{port}/{topic}"
-        self.window, self.close_timeout_s = window, close_timeout_s
-        self.spool = Spool(spool_path or default_spool_path(host, port, topic))
+        self.name = f"{scheme}://{host}:{port}/{topic}"
+        self.window = window
+        probe(host, port, context, self.name, connect_wait_s)  # an untrusted certificate ends the start here
         self._mqtt = mqtt
-        self._cv = threading.Condition()
         self._connected = False
-        self._closing = False
+        self._refusal: Optional[str] = None   # why the broker turned the last login down
         self._sent_upto = 0                   # highest spool seq published on this connection
+        self._generation = 0                  # connections so far: a watermark read before a reconnect is stale
         self._mid_seq: Dict[int, int] = {}    # paho message id -> spool seq, this connection
         self._stale: Dict[int, int] = {}      # the same for earlier connections (paho resends those)
         self._early_acks: set = set()         # PUBACKs that arrived before their mid was recorded
         self.reconnects = 0
+        super().__init__(spool_path or default_spool_path("mqtt", host, port, topic),
+                         queue_size=queue_size, close_timeout_s=close_timeout_s)
 
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gainctl-{uuid.uuid4().hex[:10]}",
                                    protocol=mqtt.MQTTv311, clean_session=True)
@@ -100,16 +71,26 @@ class MQTTSink(Sink):
         self._client.on_publish = self._on_publish
         self._client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
         self._client.max_inflight_messages_set(window)
+        if context is not None:
+            self._client.tls_set_context(context)
+        if username is not None:
+            self._client.username_pw_set(username, password)
         try:
             self._client.connect_async(host, port, keepalive=keepalive_s)
         except (OSError, ValueError) as exc:
+            self.spool.close()
             raise SinkError(f"{self.name}: cannot use this broker address ({exc})") from exc
         self._client.loop_start()
-        self._publisher = threading.Thread(target=self._publish_loop, name="mqtt-publisher", daemon=True)
-        self._publisher.start()
         with self._cv:
-            self._cv.wait_for(lambda: self._connected, connect_wait_s)
-            self.connected_at_start = self._connected
+            self._cv.wait_for(lambda: self._connected or self._refusal is not None, connect_wait_s)
+            self.connected_at_start, refusal = self._connected, self._refusal
+        if refusal is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self.spool.close()
+            raise SinkError(f"{self.name}: the broker refused the connection ({refusal}); check username= and "
+                            f"password_env= / password_file=")
+        self._start()
 
     def notes(self) -> List[str]:
         if self.connected_at_start:
@@ -117,9 +98,16 @@ class MQTTSink(Sink):
         return [f"MQTT broker {self.host}:{self.port} is unreachable; running on, spooling events to "
                 f"{self.spool.path} and sending them when it is back"]
 
+    def _topic(self, event: Event) -> str:
+        return self.topic if event.kind == "decision" else f"{self.topic}/status"
+
     # -- paho callbacks (network thread) ---------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if getattr(reason_code, "is_failure", False):
+            with self._cv:
+                self._refusal = str(reason_code)
+                self._cv.notify_all()
+            self._failed(f"broker refused the connection ({reason_code})")
             return
         with self._cv:
             if self._sent_upto or self._mid_seq:
@@ -128,6 +116,7 @@ class MQTTSink(Sink):
             # Resend everything still unacknowledged. paho also resends what it had in flight,
             # under the old ids: keep those so their PUBACKs still clear the spool.
             self._sent_upto = 0
+            self._generation += 1
             self._stale.update(self._mid_seq)
             self._mid_seq.clear()
             self._early_acks.clear()
@@ -146,25 +135,21 @@ class MQTTSink(Sink):
             if seq is None:
                 self._early_acks.add(mid)
                 return
-            self._cv.notify_all()
-        self.spool.remove(seq)
+        self._acknowledged(seq)
 
     # -- publisher thread ------------------------------------------------------------------
-    def _publish_loop(self) -> None:
+    def _deliver_loop(self) -> None:
         while True:
             with self._cv:
-                self._cv.wait_for(lambda: (self._connected and len(self._mid_seq) < self.window) or self._closing, 0.5)
-                if self._closing and (not self._connected or len(self.spool) == 0):
+                self._cv.wait_for(lambda: (self._connected and len(self._mid_seq) < self.window) or self._stopping, 0.5)
+                if self._stopping:
                     return
                 if not self._connected or len(self._mid_seq) >= self.window:
                     continue
-                start, room = self._sent_upto, self.window - len(self._mid_seq)
-            rows = self.spool.after(start, room)
-            if not rows:
-                with self._cv:
-                    if not self._closing:
-                        self._cv.wait(0.5)  # woken by send()
-                continue
+                start, room, generation = self._sent_upto, self.window - len(self._mid_seq), self._generation
+            rows = self._wait_for_work(start, room)
+            if rows is None:
+                return
             for seq, topic, payload in rows:
                 info = self._client.publish(topic, payload, qos=self.qos)
                 if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
@@ -177,32 +162,35 @@ class MQTTSink(Sink):
                         acked_early = True
                     else:
                         self._mid_seq[info.mid] = seq
-                    self._sent_upto = max(self._sent_upto, seq)
+                    reconnected = generation != self._generation
+                    if not reconnected:
+                        self._sent_upto = max(self._sent_upto, seq)
                 if acked_early:
-                    self.spool.remove(seq)
+                    self._acknowledged(seq)
+                if reconnected:
+                    break  # resend from the reset watermark, not from the one read before
 
-    # -- sink interface --------------------------------------------------------------------
-    def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
-        topic = self.topic if event.kind == "decision" else f"{self.topic}/status"
-        self.spool.add(topic, event.to_json())
-        with self._cv:
-            self._cv.notify_all()
-
-    def close(self) -> None:
-        """Wait (up to ``close_timeout_s``) until the broker has acknowledged everything spooled."""
-        deadline = time.monotonic() + self.close_timeout_s
-        while len(self.spool) and time.monotonic() < deadline:
-            with self._cv:
-                self._cv.notify_all()
-                self._cv.wait(0.1)
-        with self._cv:
-            self._closing = True
-            self._cv.notify_all()
-        self._publisher.join(2.0)
-        left = len(self.spool)
+    def _disconnect(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
-        self.spool.close()
-        if left:
-            print(f"gainctl run: {left} events are still spooled in {self.spool.path}; they are sent "
-                  f"when a run with this MQTT sink next reaches the broker", file=sys.stderr)
+
+
+def open_mqtt(spec: str) -> MQTTSink:
+    """The MQTT sink for an ``mqtt://`` or ``mqtts://`` spec (options in the module docstring)."""
+    parts = split_sink_url(spec, "MQTT")
+    label = public_url(parts)
+    try:
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    except ValueError as exc:
+        raise SinkError(f"{label}: bad port ({exc})") from None
+    if not parts.hostname:
+        raise SinkError(f"{label}: no broker host; e.g. mqtt://localhost:1883/line1/decisions")
+    options = SpecOptions(label, parts.query)
+    password = read_secret(options, "password")
+    sink_options = dict(
+        context=tls_context(options, parts.scheme == "mqtts"), username=options.text("username", parts.username),
+        password=password, spool_path=options.path("spool"), queue_size=options.integer("queue", DEFAULT_QUEUE, minimum=1),
+        connect_wait_s=options.number("timeout", 2.0, minimum=0.001), close_timeout_s=options.number("close_timeout", 10.0),
+    )
+    options.check_used()
+    return MQTTSink(parts.hostname, port, parts.path.lstrip("/"), **sink_options)  # type: ignore[arg-type]

@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from edge.backends import open_runner
+from edge.bench.loopback import MOSQUITTO, Broker, Subscriber, free_port
 from edge.pipeline import Pipeline
-from edge.sinks.mqtt import MQTTSink, Spool
+from edge.sinks.mqtt import MQTTSink
+from edge.sinks.spool import Spool
 from edge.sources import CaptureSource
 from gain_mtl.cli import main
-from tests.helpers.mqtt_broker import MOSQUITTO, Broker, Subscriber, free_port
 from tests.helpers.tiny_bundle import SyntheticCamera, build_tiny_bundle, write_video
 
 pytestmark = pytest.mark.skipif(not MOSQUITTO.exists(), reason="mosquitto is not installed (make setup installs it with apt)")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
+from edge.bench.loopback import Endpoint, free_port
 from edge.events import Event, Region
 from edge.sinks import SinkError, open_sink
-from edge.sinks.mqtt import Spool
+from edge.sinks.spool import Spool
 
 
 def _decision(frame: int, decision: str = "reject") -> Event:
@@ -40,39 +40,102 @@ def test_journal_appends_one_line_per_event(tmp_path: Path) -> None:
     assert [json.loads(l)["frame"] for l in lines] == [0, 1, 2]
 
 
-def test_webhook_retries_then_delivers() -> None:
-    received, attempts = [], []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            attempts.append(1)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if len(attempts) == 1:
-                self.send_response(503)
-            else:
-                received.append(json.loads(body))
-                self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def test_webhook_retries_then_delivers(tmp_path: Path) -> None:
+    endpoint = Endpoint(statuses=[503])
     try:
-        sink = open_sink(f"http://127.0.0.1:{server.server_port}/hook")
+        sink = open_sink(f"{endpoint.url()}?spool={tmp_path / 'spool.sqlite'}")
         sink.backoff_s = 0.01
         sink.send(_decision(7))
+        sink.close()
     finally:
-        server.shutdown()
-    assert len(attempts) == 2 and received[0]["frame"] == 7
+        endpoint.close()
+    assert endpoint.attempts == 2 and endpoint.frames == [7]
+    assert sink.counters() == {"delivered": 1, "pending": 0, "failures": 1, "refused": 0, "overflowed": 0}
 
 
-def test_webhook_gives_up_with_an_error() -> None:
-    sink = open_sink("http://127.0.0.1:9/unreachable")
-    sink.backoff_s, sink.retries = 0.01, 1
-    with pytest.raises(RuntimeError, match="failed after 2 attempts"):
+def test_webhook_drops_an_event_the_endpoint_refuses_and_sends_the_next(tmp_path: Path) -> None:
+    endpoint = Endpoint(statuses=[400, 400, 400])
+    try:
+        sink = open_sink(f"{endpoint.url()}?retries=2&spool={tmp_path / 'spool.sqlite'}")
+        sink.backoff_s = 0.01
         sink.send(_decision(1))
+        sink.send(_decision(2))
+        sink.close()
+    finally:
+        endpoint.close()
+    assert endpoint.frames == [2] and sink.refused == 1 and len(Spool(tmp_path / "spool.sqlite")) == 0
+
+
+def test_dead_webhook_costs_the_line_nothing_and_keeps_every_event_spooled(tmp_path: Path) -> None:
+    spool = tmp_path / "spool.sqlite"
+    sink = open_sink(f"http://127.0.0.1:{free_port()}/hook?close_timeout=0.3&spool={spool}")
+    assert "unreachable; running on, spooling" in sink.notes()[0]
+    started = time.perf_counter()
+    for i in range(50):
+        sink.send(_decision(i))
+    assert time.perf_counter() - started < 0.05   # put in a queue, never posted on the caller's thread
+    sink.close()
+    assert [json.loads(p)["frame"] for _, _, p in Spool(spool).after(0, 100)] == list(range(50))
+
+
+def test_slow_webhook_gets_every_event_in_order(tmp_path: Path) -> None:
+    endpoint = Endpoint(delay_s=0.05)
+    try:
+        sink = open_sink(f"{endpoint.url()}?spool={tmp_path / 'spool.sqlite'}&close_timeout=30")
+        started = time.perf_counter()
+        for i in range(20):
+            sink.send(_decision(i))
+        assert time.perf_counter() - started < 0.05
+        sink.close()
+    finally:
+        endpoint.close()
+    assert endpoint.frames == list(range(20)) and all(e["run"] == "r" for e in endpoint.events)
+
+
+def test_a_webhook_spool_left_by_a_run_is_sent_first_by_the_next(tmp_path: Path) -> None:
+    spool = tmp_path / "spool.sqlite"
+    dead = open_sink(f"http://127.0.0.1:{free_port()}/hook?close_timeout=0&spool={spool}")
+    dead.send(_decision(1))
+    dead.close()
+    endpoint = Endpoint()
+    try:
+        sink = open_sink(f"{endpoint.url()}?spool={spool}")
+        assert sink.left_from_before == 1
+        sink.send(_decision(2))
+        sink.close()
+    finally:
+        endpoint.close()
+    assert endpoint.frames == [1, 2]
+
+
+def test_a_sink_whose_queue_overflows_says_so_and_counts_the_loss(tmp_path: Path) -> None:
+    endpoint = Endpoint()
+    sink = open_sink(f"{endpoint.url()}?queue=2&spool={tmp_path / 'spool.sqlite'}")
+    release = threading.Event()
+    add_many = sink.spool.add_many
+    sink.spool.add_many = lambda rows: (release.wait(5), add_many(rows))  # a disk that stalls
+    try:
+        for i in range(10):
+            sink.send(_decision(i))
+        assert sink.overflowed >= 7
+        assert "lost to a full queue" in (sink.behind() or "")
+        assert sink.behind() is None or "full queue" not in sink.behind()   # each loss is reported once
+        release.set()
+        sink.close()
+    finally:
+        endpoint.close()
+    assert sink.counters()["overflowed"] == sink.overflowed and len(endpoint.frames) == 10 - sink.overflowed
+
+
+def test_a_sink_is_behind_when_its_oldest_event_waits_too_long(tmp_path: Path) -> None:
+    sink = open_sink(f"http://127.0.0.1:{free_port()}/hook?close_timeout=0&spool={tmp_path / 'spool.sqlite'}")
+    sink.lag_s = 0.1
+    sink.send(_decision(1))
+    assert sink.behind() is None
+    time.sleep(0.3)
+    why = sink.behind()
+    sink.close()
+    assert why is not None and "oldest undelivered event waits" in why and "last error" in why
 
 
 def test_gpio_dry_run_pulses_on_reject_and_fault_not_on_accept(capsys: pytest.CaptureFixture) -> None:

@@ -1,0 +1,202 @@
+"""A sink that can wait (network, broker) behind a bounded queue, a disk spool and its own threads.
+
+The line's output thread only puts the event's JSON into a bounded in-memory queue (``queue=N``),
+which never blocks: a dead or slow endpoint is never felt by the decisions. An intake thread moves
+the queue into the on-disk spool in batches; a delivery thread (the subclass's ``_deliver_loop``)
+sends spooled events in order and removes each one only once the destination acknowledged it.
+
+Delivery is **at least once**: an event can arrive twice (acknowledged but the acknowledgement
+lost, or resent after a restart); every event carries ``run`` and ``frame`` so consumers can drop
+duplicates. Events still spooled at exit are sent by the next run with the same spool.
+
+The queue overflows only when the disk cannot keep up; those events are lost *for this sink* (the
+journal, which is written inline and first, still has them) and counted. A sink whose oldest
+undelivered event is older than ``lag_s``, that lost events, or whose last delivery failed says so
+through ``behind()``, which the pipeline turns into a ``sink_behind`` status event.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Deque, Dict, List, Optional, Tuple
+
+from edge.events import Event
+from edge.sinks.base import FrameContext, Sink
+from edge.sinks.spool import Spool
+
+DEFAULT_QUEUE = 1000
+INTAKE_BATCH = 256
+_STOP = object()
+
+
+class QueuedSink(Sink):
+    """Base of the sinks that can wait. Subclasses set ``name``, implement ``_deliver_loop`` and call ``_start()``."""
+
+    inline = False
+
+    def __init__(self, spool_path: Path, *, queue_size: int = DEFAULT_QUEUE, close_timeout_s: float = 10.0,
+                 lag_s: float = 5.0) -> None:
+        self.spool = Spool(spool_path)
+        self.close_timeout_s, self.lag_s = close_timeout_s, lag_s
+        self._queue: "queue.Queue[object]" = queue.Queue(maxsize=queue_size)
+        self._cv = threading.Condition()
+        self._stopping = False                # close() gave up waiting: delivery ends now
+        self.overflowed = 0                   # events the full queue turned away (this sink only)
+        self.delivered = 0
+        self.failures = 0                     # delivery attempts that failed (each is retried)
+        self.refused = 0                      # events the destination refused for good, dropped from the spool
+        self.last_error: Optional[str] = None
+        self._reported_overflow = 0
+        left = len(self.spool)
+        self.left_from_before = left          # spooled by an earlier run, sent first
+        # (events ever accepted into the spool, monotonic time of that batch): the age of the
+        # oldest undelivered event without a timestamp column in the spool.
+        self._accepted = left
+        self._arrivals: Deque[Tuple[int, float]] = collections.deque([(left, time.monotonic())] if left else [])
+        self._intake = threading.Thread(target=self._intake_loop, name=f"{type(self).__name__}-intake", daemon=True)
+        self._worker = threading.Thread(target=self._deliver_loop, name=f"{type(self).__name__}-delivery", daemon=True)
+
+    def _start(self) -> None:
+        self._intake.start()
+        self._worker.start()
+
+    # -- the line's side: never blocks ----------------------------------------------------
+    def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
+        try:
+            self._queue.put_nowait((self._topic(event), event.to_json()))
+        except queue.Full:
+            self.overflowed += 1
+
+    def _topic(self, event: Event) -> str:
+        """Where the event goes within the destination (MQTT: decisions and status topics)."""
+        return ""
+
+    # -- intake thread: queue -> spool ----------------------------------------------------
+    def _intake_loop(self) -> None:
+        while True:
+            batch: List[Tuple[str, str]] = []
+            item = self._queue.get()
+            stop = item is _STOP
+            while not stop:
+                batch.append(item)  # type: ignore[arg-type]
+                if len(batch) >= INTAKE_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                stop = item is _STOP
+            if batch:
+                self.spool.add_many(batch)
+                with self._cv:
+                    self._accepted += len(batch)
+                    self._arrivals.append((self._accepted, time.monotonic()))
+                    self._cv.notify_all()
+            if stop:
+                return
+
+    # -- delivery thread helpers ----------------------------------------------------------
+    def _deliver_loop(self) -> None:
+        raise NotImplementedError
+
+    def _acknowledged(self, seq: int) -> None:
+        """The destination has the event: drop it from the spool."""
+        if not self.spool.remove(seq):
+            return
+        with self._cv:
+            self.delivered += 1
+            self._cv.notify_all()
+
+    def _refuse(self, seq: int, error: str) -> None:
+        """The destination will never take this event: drop it so the ones behind it are not held up."""
+        if not self.spool.remove(seq):
+            return
+        with self._cv:
+            self.refused += 1
+            self.last_error = error
+            self._cv.notify_all()
+        print(f"gainctl run: {self.name} refused an event for good ({error}); the journal keeps it", file=sys.stderr)
+
+    def _failed(self, error: str) -> None:
+        with self._cv:
+            self.failures += 1
+            self.last_error = error
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep, but wake at once when the sink is stopped; True when it was."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self._stopping, seconds)
+
+    def _wait_for_work(self, after: int, limit: int) -> Optional[List[Tuple[int, str, str]]]:
+        """Spooled events after the watermark ``after``, waiting for some; None once the sink is stopped."""
+        while True:
+            with self._cv:
+                if self._stopping:
+                    return None
+                seen = self._accepted
+            rows = self.spool.after(after, limit)
+            if rows:
+                return rows
+            with self._cv:  # woken by the intake thread as soon as it spooled more
+                self._cv.wait_for(lambda: self._stopping or self._accepted != seen, 0.5)
+
+    # -- reporting ------------------------------------------------------------------------
+    def pending(self) -> int:
+        """Events not delivered yet, in the queue and in the spool; counted, not queried (the line's thread asks)."""
+        with self._cv:
+            return self._queue.qsize() + self._accepted - self.delivered - self.refused
+
+    def counters(self) -> Dict[str, int]:
+        return {"delivered": self.delivered, "pending": self.pending(), "failures": self.failures,
+                "refused": self.refused, "overflowed": self.overflowed}
+
+    def _oldest_age_s(self) -> float:
+        with self._cv:
+            settled = self.delivered + self.refused
+            while self._arrivals and self._arrivals[0][0] <= settled:
+                self._arrivals.popleft()
+            return time.monotonic() - self._arrivals[0][1] if self._arrivals else 0.0
+
+    def behind(self) -> Optional[str]:
+        reasons = []
+        if self.overflowed > self._reported_overflow:
+            reasons.append(f"{self.overflowed - self._reported_overflow} events lost to a full queue "
+                           f"(the disk spool could not keep up)")
+            self._reported_overflow = self.overflowed
+        age = self._oldest_age_s()
+        if age > self.lag_s:
+            reasons.append(f"oldest undelivered event waits {age:.1f} s")
+        if reasons and self.last_error:
+            reasons.append(f"last error: {self.last_error}")
+        return "; ".join(reasons) or None
+
+    # -- end ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Spool what is queued, wait up to ``close_timeout_s`` for delivery, keep the rest for the next run."""
+        self._queue.put(_STOP)  # blocks only while the queue is full: the intake thread is emptying it
+        self._intake.join()
+        deadline = time.monotonic() + self.close_timeout_s
+        with self._cv:
+            self._cv.wait_for(lambda: self.delivered + self.refused >= self._accepted,
+                              max(0.0, deadline - time.monotonic()))
+            self._stopping = True
+            self._cv.notify_all()
+        self._worker.join(self._worker_join_s())
+        self._disconnect()
+        left = len(self.spool)
+        self.spool.close()
+        if left:
+            print(f"gainctl run: {left} events are still spooled in {self.spool.path}; they are sent "
+                  f"when a run with the sink {self.name} next reaches it", file=sys.stderr)
+
+    def _worker_join_s(self) -> float:
+        """How long a delivery in progress may take to notice the stop."""
+        return 2.0
+
+    def _disconnect(self) -> None:
+        """Release the connection, after the delivery thread ended."""
