@@ -47,12 +47,12 @@ def tls_context(options: SpecOptions, tls: bool) -> Optional[ssl.SSLContext]:
     Without TLS these options mean nothing, so they are refused rather than ignored: a spec that
     names a CA but says ``mqtt://`` would otherwise send the password in the clear.
     """
-    ca, cert, key = (options.existing_file(name) for name in ("ca", "cert", "key"))
     if not tls:
-        given = [name for name, value in (("ca", ca), ("cert", cert), ("key", key)) if value is not None]
+        given = [name for name in ("ca", "cert", "key") if options.path(name) is not None]
         if given:
             raise SinkError(f"{options.label}: {', '.join(given)} need TLS; use mqtts:// or https://")
         return None
+    ca, cert, key = (options.existing_file(name) for name in ("ca", "cert", "key"))
     if key is not None and cert is None:
         raise SinkError(f"{options.label}: key= needs its certificate: add cert=PATH")
     try:
