@@ -30,7 +30,8 @@ from gain_mtl.cli.errors import InputError
               help="every-frame: one decision per frame, in order (inspection). latest: newest frame wins (monitoring).")
 @click.option("--deadline-ms", type=float, default=None, help="A frame without a decision this long after capture is a fault (timeout).")
 @click.option("--sink", "sinks", multiple=True,
-              help="stdout | journal:PATH | mqtt://HOST:PORT/TOPIC | http(s)://URL | gpio:CHIP:LINE[:dry-run]; repeatable (default stdout).")
+              help="stdout | journal:PATH | mqtt[s]://HOST:PORT/TOPIC[?OPTIONS] | http(s)://URL[?OPTIONS] | gpio:CHIP:LINE[:dry-run]; "
+                   "repeatable (default stdout). Options (timeout, retries, spool, queue, TLS files, secrets): README, Sinks.")
 @click.option("--save-rejects", type=click.Path(file_okay=False), default=None, help="Write each rejected frame and its heatmap overlay here.")
 @click.option("--show", is_flag=True, help="Show the overlay and counters in a window (needs OpenCV with a GUI).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
