@@ -57,6 +57,15 @@ class Problem:
         return self.message
 
 
+DATASET_WHAT = "a dataset written by gainctl data (images/, masks/ and synth.json or import.json, nothing else)"
+
+
+def written_dataset(root: Path) -> bool:
+    """Whether ``root`` holds only what ``gainctl data`` writes: a folder its ``--force`` may replace."""
+    names = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    return (root / "images").is_dir() and names <= {"images", "masks", "synth.json", "import.json"}
+
+
 def data_root_of(sample: Sample) -> Path:
     """The dataset root an image belongs to: images/<split>/<class>/NAME sits 4 levels below."""
     return sample.image.parents[3]

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from gain_mtl.data.io import write_image
-from gain_mtl.data.layout import CLASS_NAMES, DataError
+from gain_mtl.data.layout import CLASS_NAMES, DATASET_WHAT, DataError, written_dataset
 from gain_mtl.data.split import holdout
 
 SYNTH_FORMAT = "gain-mtl-synth/1"
@@ -187,7 +187,7 @@ def synthesize(
         split_of.update({i: "test" for i in test})
 
     counts = {split: {name: 0 for name in CLASS_NAMES} for split in ("train", "test")}
-    with atomic_directory(out, force=force) as tmp:
+    with atomic_directory(out, force=force, recognise=written_dataset, what=DATASET_WHAT) as tmp:
         (tmp / "masks" / "defective").mkdir(parents=True)
         for label, indices in by_class.items():
             for index in indices:

@@ -108,6 +108,17 @@ def load_run(checkpoint: str | Path, data_root: str | Path) -> RunData:
     return RunData(model, config, meta, manifest, run_dir)
 
 
+BUNDLE_WHAT = "a bundle written by gainctl export (a bundle.json with its schema_version)"
+
+
+def holds_bundle(folder: Path) -> bool:
+    """Whether ``folder`` holds a bundle of this kit: what ``export --force`` may replace."""
+    from edge.atomic import holds_json
+    from edge.bundle import BUNDLE_FILE
+
+    return holds_json(folder / BUNDLE_FILE, "schema_version")
+
+
 def export_bundle(
     checkpoint: str | Path,
     data_root: str | Path,
@@ -122,12 +133,14 @@ def export_bundle(
     keep_heads_float: bool = True,
 ) -> Path:
     """Export ``checkpoint`` to the bundle folder ``out``; see the module docstring. Returns ``out``."""
-    from edge.atomic import atomic_directory
+    from edge.atomic import atomic_directory, check_replaceable
 
     targets = check_targets(tuple(targets), int8)
     out = Path(out)
-    if out.exists() and not force:
-        raise ExportError(f"{out} already exists; choose another --out folder or pass --force to replace it")
+    try:
+        check_replaceable(out, force, holds_bundle, BUNDLE_WHAT)  # before any work: a refusal leaves nothing
+    except FileExistsError as exc:
+        raise ExportError(str(exc)) from None
     if target_recall is not None and not 0.0 < target_recall <= 1.0:
         raise ExportError(f"--target-recall must be in (0, 1], got {target_recall}")
     if accuracy_guard is not None and not 0.0 <= accuracy_guard < 1.0:
@@ -144,7 +157,7 @@ def export_bundle(
     }
     from gain_mtl.export.build import BundleBuilder
 
-    with atomic_directory(out, force=force) as folder:
+    with atomic_directory(out, force=force, recognise=holds_bundle, what=BUNDLE_WHAT) as folder:
         BundleBuilder(run, Path(data_root), folder, options).build()
     log.info("bundle written to %s", out)
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from gain_mtl.data.layout import CLASS_NAMES
+from gain_mtl.data.layout import CLASS_NAMES, DATASET_WHAT, written_dataset
 from gain_mtl.data.split import holdout
 
 IMPORT_FORMAT = "gain-mtl-import/1"
@@ -55,7 +55,7 @@ def write_import(
     source_root = source_root.resolve()
     files: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
-    with atomic_directory(out, force=force) as tmp:
+    with atomic_directory(out, force=force, recognise=written_dataset, what=DATASET_WHAT) as tmp:
         for entry in entries:
             class_dir = f"images/{entry.split}/{CLASS_NAMES[entry.label]}"
             image_rel = f"{class_dir}/{entry.name}{entry.image.suffix.lower()}"
