@@ -29,7 +29,7 @@ def quantize_ir(
     keep_heads_float: bool = True,
 ) -> "openvino.Model":  # noqa: F821
     """NNCF PTQ of an FP32 IR; ``keep_heads_float`` leaves the output heads unquantized."""
-    nncf = import_optional("nncf", "openvino")
+    nncf = import_optional("nncf", "train")
     batches = list(batches)  # NNCF counts dataset items: one item is one batch
     return nncf.quantize(
         model,
@@ -73,7 +73,7 @@ def quantize_ir_with_accuracy_control(
     When NNCF cannot reach the drop it returns every layer to float and says so only in its log;
     a model with no INT8 layer left is refused here instead of being shipped as "INT8".
     """
-    nncf = import_optional("nncf", "openvino")
+    nncf = import_optional("nncf", "train")
     batches = list(batches)
     quantized = nncf.quantize_with_accuracy_control(
         model,

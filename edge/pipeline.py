@@ -192,6 +192,8 @@ class Pipeline:
     no deadline, for a free job always) before the runner is taken for unresponsive.
     ``localization_threshold``: where the localization map marks a defect region (the bundle's;
     None for a model that does not localize: no regions).
+    ``decision_detail``: fields every decision event carries in its ``detail``, so that a consumer
+    of any one event knows how it was decided (e.g. at a threshold set by hand, not the bundle's).
     """
 
     def __init__(self, source: Source, runner: Runner, threshold: float, sinks: Sequence[Sink], *,
@@ -199,7 +201,8 @@ class Pipeline:
                  max_frames: Optional[int] = None, overflow_wait_s: Optional[float] = None,
                  sink_error_interval_s: float = 5.0, run_id: Optional[str] = None,
                  inference_timeout_s: float = INFERENCE_TIMEOUT_S,
-                 localization_threshold: Optional[float] = DEFAULT_LOCALIZATION_THRESHOLD) -> None:
+                 localization_threshold: Optional[float] = DEFAULT_LOCALIZATION_THRESHOLD,
+                 decision_detail: Optional[Dict[str, Any]] = None) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
         if deadline_ms is not None and deadline_ms <= 0:
@@ -220,6 +223,7 @@ class Pipeline:
         self.sink_error_interval_s = sink_error_interval_s
         self.inference_timeout_s = float(inference_timeout_s)
         self.localization_threshold = None if localization_threshold is None else float(localization_threshold)
+        self.decision_detail = dict(decision_detail or {})
         self.run_id = run_id or uuid.uuid4().hex[:12]
         spec = runner.input_spec
         self.size = (spec.width, spec.height)
@@ -449,7 +453,7 @@ class Pipeline:
             ts_decision=round(time.time(), 6), decision=verdict.decision, score=verdict.score,
             threshold=self.threshold, latency_ms=round((now - frame.t_capture) * 1000.0, 3),
             regions=verdict.regions, attention_peak=verdict.attention_peak, reason=verdict.reason, run=self.run_id,
-            file=frame.file,
+            file=frame.file, detail=dict(self.decision_detail),
         )
         self._count(event)
         self._dispatch(event, FrameContext(frame.image, pending.outputs))

@@ -11,6 +11,8 @@ import importlib
 import click
 
 from gain_mtl import __version__
+from gain_mtl.cli.extras import missing_extra
+from gain_mtl.cli.library_log import VERBOSE, show_everything
 
 # command name -> (module, attribute, one-line help shown in `gainctl --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -20,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("gain_mtl.cli.export", "export", "Export a checkpoint to a model bundle (ONNX, OpenVINO, INT8)."),
     "run": ("gain_mtl.cli.run", "run", "Stream camera frames through a bundle to accept/reject decisions."),
     "bench": ("gain_mtl.cli.bench", "bench", "Benchmark a bundle's latency and throughput on this device."),
+    "keygen": ("gain_mtl.cli.keygen", "keygen", "Make an Ed25519 key pair to sign bundles (export) and check them (run, bench)."),
 }
 
 
@@ -38,8 +41,15 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.startswith("gain_mtl.cli"):
                 return _not_built(name)
-            raise
+            raise missing_extra(name, exc) or exc
         return getattr(module, attr)
+
+    def invoke(self, ctx: click.Context) -> object:
+        # A library missing from this install surfaces where a command first imports it.
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            raise missing_extra(ctx.invoked_subcommand, exc) or exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help text from the table, so `gainctl --help` imports nothing heavy.
@@ -57,5 +67,11 @@ def _not_built(name: str) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gainctl")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show the libraries' own messages (NNCF, ONNX Runtime, torch) on the console instead of a log file.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """gain-mtl: train an explainable defect classifier, export it to INT8, run it at the line."""
+    ctx.meta[VERBOSE] = verbose
+    if verbose:
+        show_everything()

@@ -44,11 +44,13 @@ def _csv(kind: type = str):
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
               help="Checkpoint the bundle was exported from, for the torch reference row.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Folder for report.json/.md and the plots.")
+@click.option("--trust-key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Ed25519 public key (gainctl keygen): measure only a bundle signed by its private half.")
 @click.pass_context
 def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], precisions: tuple[str, ...],
           batches: tuple[int, ...], threads: int | None, data: Path | None, stream: Path | None,
           duration_s: float | None, runs: int | None, warmup: int, rounds: int, checkpoint: Path | None,
-          out: Path | None) -> None:
+          out: Path | None, trust_key: Path | None) -> None:
     """Benchmark a bundle on this device (or `gainctl bench compare A/report.json B/report.json ...`)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -58,10 +60,13 @@ def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], pre
         raise click.UsageError("give --duration or --runs, not both")
     from edge.backends import BackendError
     from edge.bench import BenchError, BenchSettings, run_bench, write_outputs
-    from edge.bundle import BundleError, load_bundle
+    from edge.bundle import BundleError
+    from edge.mirror import check_mirrors
+    from edge.signing import open_bundle
 
     try:
-        bundle = load_bundle(model)
+        bundle = open_bundle(model, trust_key)
+        check_mirrors(bundle)
         settings = BenchSettings(backends=backends, precisions=precisions, batches=batches, runs=runs,
                                  duration_s=duration_s, warmup=warmup, rounds=rounds, threads=threads,
                                  data=data, stream=stream)

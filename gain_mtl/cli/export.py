@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from gain_mtl.cli.errors import input_errors
@@ -19,15 +21,23 @@ from gain_mtl.cli.errors import input_errors
               help="Largest allowed drop in recall / decision agreement; NNCF reverts layers to float to stay within it.")
 @click.option("--target-recall", type=float, default=None, help="Recall the thresholds are chosen for (default: the run's).")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--sign-key", type=click.Path(path_type=str, dir_okay=False), default=None,
+              help="Ed25519 private key (gainctl keygen): sign bundle.json into bundle.sig, for 'gainctl run --trust-key'.")
 def export(checkpoint: str, data_root: str, out: str, int8: bool, targets: str, calib_size: int | None,
-           calib_method: str | None, accuracy_guard: float | None, target_recall: float | None, force: bool) -> None:
+           calib_method: str | None, accuracy_guard: float | None, target_recall: float | None, force: bool, sign_key: str | None) -> None:
     """Export a checkpoint to a model bundle: pruned graph, ONNX, OpenVINO IR, INT8 with --int8."""
+    from edge.signing import load_private_key, sign_bundle
+    from gain_mtl.cli.library_log import libraries_logged_into
     from gain_mtl.export.exporter import export_bundle
 
-    with input_errors():
+    with input_errors(), libraries_logged_into(Path(out), "export.log") as log:
+        key = load_private_key(sign_key) if sign_key else None  # a bad key fails before the slow part
         path = export_bundle(
             checkpoint, data_root, out, int8=int8, targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
             calib_size=calib_size, accuracy_guard=accuracy_guard, target_recall=target_recall, force=force,
             calib_method=calib_method,
         )
-    click.echo(f"bundle written: {path} (see {path}/report.md)")
+        signature = sign_bundle(path, key) if key else None
+    click.echo(f"bundle written: {path} (see {path}/report.md{f'; library messages: {log}' if log else ''})")
+    if signature:
+        click.echo(f"signed: {signature}")

@@ -26,6 +26,10 @@ from gain_mtl.cli.errors import InputError
 @click.option("--backend", type=click.Choice(["auto", *BACKEND_NAMES]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["auto", *PRECISIONS]), default="auto", show_default=True,
               help="auto: the fastest precision the backend can run from the bundle whose model passed its gates.")
+@click.option("--threshold", "threshold_override", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Decide at this threshold instead of the bundle's; every decision event then says it was overridden.")
+@click.option("--trust-key", type=click.Path(dir_okay=False), default=None,
+              help="Ed25519 public key (gainctl keygen): run only a bundle signed by its private half.")
 @click.option("--mode", type=click.Choice(["every-frame", "latest"]), default="every-frame", show_default=True,
               help="every-frame: one decision per frame, in order (inspection). latest: newest frame wins (monitoring).")
 @click.option("--deadline-ms", type=float, default=None, help="A frame without a decision this long after capture is a fault (timeout).")
@@ -53,11 +57,14 @@ from gain_mtl.cli.errors import InputError
 def run(model: str, camera: Optional[int], source: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
-        jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float) -> None:
+        jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float,
+        threshold_override: Optional[float], trust_key: Optional[str]) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
     from edge.backends import BackendError, select
-    from edge.bundle import BundleError, load_bundle
+    from edge.bundle import BundleError
+    from edge.mirror import check_mirror
     from edge.pipeline import Pipeline
+    from edge.signing import open_bundle
     from edge.sinks import SinkError, open_sink
     from edge.sources import SourceError, open_source
 
@@ -70,9 +77,11 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
             from edge.monitor import Monitor
 
             monitor = Monitor(serve, serve_token)  # the address and the token rule, checked before anything opens
-        bundle = load_bundle(model)
+        bundle = open_bundle(model, trust_key)
         selection = select(bundle, backend, precision)
-        info, threshold = selection.backend, selection.threshold
+        check_mirror(bundle, selection.artifact, selection.backend.artifact_format, threshold_given=threshold_override is not None)
+        info = selection.backend
+        threshold = selection.threshold if threshold_override is None else threshold_override
         frames = open_source(camera, source, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive)
         for spec in sinks or ("stdout",):
             opened.append(open_sink(spec))
@@ -105,9 +114,15 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
     regions = (f"regions at localization >= {loc_threshold:g}" if bundle.spec.localizes else
                f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
     click.echo(f"gainctl run: {frames.name} -> {selection.describe()}, {regions}, mode {mode}", err=True)
+    overridden = None
+    if threshold_override is not None:
+        overridden = {"threshold_overridden": True, "bundle_threshold": selection.threshold}
+        click.echo(f"gainctl run: deciding at --threshold {threshold:.4f} instead of the bundle's {selection.threshold:.4f}; "
+                   "every decision event says so", err=True)
     try:
         pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
-                            queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold)
+                            queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold,
+                            decision_detail=overridden)
         if monitor is not None:
             monitor.start({"model": bundle.folder.name, "file": selection.artifact.name, "backend": info.name,
                            "precision": selection.precision, "source": frames.name, "mode": mode, "run": pipeline.run_id},

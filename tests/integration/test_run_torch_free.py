@@ -13,8 +13,9 @@ from tests.helpers.tiny_bundle import build_tiny_bundle, write_video
 HOOK = '''
 import sys
 
-# The CLI plumbing `run` needs; errors.py imports click alone.
-ALLOWED = {"gain_mtl", "gain_mtl.__main__", "gain_mtl.cli", "gain_mtl.cli.run", "gain_mtl.cli.errors"}
+# The CLI plumbing `run` needs; each of these imports click and the standard library alone.
+ALLOWED = {"gain_mtl", "gain_mtl.__main__", "gain_mtl.cli", "gain_mtl.cli.run", "gain_mtl.cli.errors",
+           "gain_mtl.cli.extras", "gain_mtl.cli.library_log"}
 
 
 class Refuse:

@@ -14,9 +14,9 @@ from gain_mtl.cli import COMMANDS, main
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for name in ("data", "train", "eval", "export", "run", "bench"):
+    for name in ("data", "train", "eval", "export", "run", "bench", "keygen"):
         assert name in result.output
-    assert set(COMMANDS) == {"data", "train", "eval", "export", "run", "bench"}
+    assert set(COMMANDS) == {"data", "train", "eval", "export", "run", "bench", "keygen"}
 
 
 def test_help_imports_no_torch() -> None:

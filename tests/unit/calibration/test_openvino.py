@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 ov = pytest.importorskip("openvino", reason="openvino is not installed (extra: gain-mtl[openvino])")
-pytest.importorskip("nncf", reason="nncf is not installed (extra: gain-mtl[openvino])")
+pytest.importorskip("nncf", reason="nncf is not installed (extra: gain-mtl[train])")
 
 from calibration.heads import openvino_head_nodes  # noqa: E402
 from calibration.guard import GuardSample, guard_metric  # noqa: E402

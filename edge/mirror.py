@@ -1,0 +1,61 @@
+"""Does ``bundle.json`` still say what the export mirrored into the model files?
+
+Unsigned, ``bundle.json`` is a text file anyone with a shell on the camera can edit, and its
+sha256 list can be rewritten along with it: a threshold raised by hand turns rejects into accepts
+without a trace. The export mirrors the same description into every model file it writes (ONNX
+``metadata_props``, OpenVINO ``rt_info``; see ``edge.bundle``), so each model file is a second
+witness. The fields the line decides with must agree between the two; an operator who means to
+decide at another threshold says so with ``--threshold``, and the events record it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edge.backends import BACKENDS
+from edge.bundle import BUNDLE_FILE, Bundle, BundleError, BundleSpec, spec_from_onnx, spec_from_openvino
+
+# The fields of the description that change a decision or its regions.
+DECISION_FIELDS = ("thresholds", "outputs", "input", "localization_threshold")
+# artifact format -> how to read the description mirrored into such a file
+READERS = {"onnx": spec_from_onnx, "openvino": spec_from_openvino}
+
+
+class MirrorMismatch(BundleError):
+    """``bundle.json`` and a model file's mirrored description disagree on a decision field."""
+
+
+def check_mirror(bundle: Bundle, model_file: Path, artifact_format: str, threshold_given: bool = False) -> None:
+    """Refuse ``bundle`` when its decision fields differ from those mirrored into ``model_file``.
+
+    ``threshold_given``: the caller decides at a threshold of its own, so the bundle's thresholds
+    are not used and their disagreement is no reason to refuse; the other fields still must agree.
+    """
+    mirrored = READERS[artifact_format](model_file)
+    ours, theirs = _decision_fields(bundle.spec), _decision_fields(mirrored)
+    differ = [name for name in DECISION_FIELDS if ours[name] != theirs[name]]
+    blocking = [name for name in differ if not (threshold_given and name == "thresholds")]
+    if not blocking:
+        return
+    details = "; ".join(f"{name}: {ours[name]} in {BUNDLE_FILE}, {theirs[name]} in the model file" for name in blocking)
+    fix = "re-export the bundle, or restore its bundle.json"
+    if blocking == ["thresholds"]:
+        fix += ", or pass --threshold to decide at a threshold of your own (the events then say so)"
+    raise MirrorMismatch(f"{bundle.folder / BUNDLE_FILE}: disagrees with the description the export mirrored into "
+                         f"{model_file} ({details}): it was edited after the export or belongs to other model files; {fix}")
+
+
+def check_mirrors(bundle: Bundle) -> None:
+    """``check_mirror`` on every model file of ``bundle`` that a backend installed here can load."""
+    formats = {b.artifact_format for b in BACKENDS if b.installed()}
+    for artifact in bundle.spec.artifacts:
+        if artifact.role == "model" and artifact.format in formats:
+            check_mirror(bundle, bundle.folder / artifact.path, artifact.format)
+
+
+def _decision_fields(spec: BundleSpec) -> dict[str, Any]:
+    """The decision fields as canonical JSON, so tuples and lists, or key order, do not count as a difference."""
+    data = spec.to_dict()
+    return {name: json.dumps(data[name], sort_keys=True) for name in DECISION_FIELDS}
