@@ -108,13 +108,16 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
 
     async def mjpeg(request: Request) -> Response:
         async def parts() -> AsyncIterator[bytes]:
+            # Each part is followed at once by the next boundary and part header: a browser shows a
+            # part only once the next one has begun, and the next frame may be long in coming.
+            part_header = f"\r\n--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
             sent = -1
+            yield part_header[2:]
             while not closing.is_set():
                 seq, jpeg = encoder.live_seq, encoder.live
                 if jpeg is not None and seq != sent:
                     sent = seq
-                    yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                           + jpeg + b"\r\n")
+                    yield jpeg + part_header
                 await asyncio.sleep(encoder.interval_s / 2)
 
         return StreamingResponse(parts(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
