@@ -65,7 +65,7 @@ def generate_key_pair(private_path: str | os.PathLike) -> tuple[Path, Path]:
     public_path = private_path.with_name(private_path.name + PUBLIC_SUFFIX)
     for path in (private_path, public_path):
         if path.exists():
-            raise SignatureError(f"{path} already exists; choose another name or remove the old key pair first")
+            raise _exists(path)
     if not private_path.parent.is_dir():
         raise SignatureError(f"{private_path.parent}: folder not found; create it or choose another path for the key")
     key = ed25519.Ed25519PrivateKey.generate()
@@ -85,21 +85,26 @@ def generate_key_pair(private_path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _place_new(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to a new file ``path`` with ``mode`` (less the umask); FileExistsError if it exists."""
+    """Write ``data`` to the new file ``path`` with ``mode`` (less the umask); SignatureError naming it otherwise."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise SignatureError(f"{path} already exists; choose another name or remove the old key pair first") from None
+        os.link(tmp, path)  # unlike a rename, fails when ``path`` appeared meanwhile
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError as exc:
+        raise SignatureError(f"{path}: cannot write the key ({exc.strerror}); check the folder's permissions") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _exists(path: Path) -> SignatureError:
+    return SignatureError(f"{path} already exists; choose another name or remove the old key pair first")
 
 
 def _read_pem(path: str | os.PathLike, what: str) -> bytes:
