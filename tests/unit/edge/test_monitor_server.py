@@ -1,0 +1,160 @@
+"""The monitor's HTTP side on a real socket: routes, token, /healthz, /metrics, /events."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette", reason="the monitor extra is not installed")
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from edge.events import Event, Region, status  # noqa: E402
+from edge.monitor import Monitor  # noqa: E402
+from edge.sinks.base import FrameContext, Sink  # noqa: E402
+
+TOKEN = "s3cret-token"
+
+
+class Spooling(Sink):
+    """A sink that queues, as the MQTT and webhook sinks do: it says how much it holds."""
+
+    name = "mqtt://broker/line"
+
+    def send(self, event: Event, context: FrameContext | None = None) -> None:
+        pass
+
+    def pending(self) -> int:
+        return 7
+
+
+def feed(monitor: Monitor) -> None:
+    image = np.full((72, 96, 3), 70, np.uint8)
+    outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
+    for i, kind in enumerate(["accept", "reject", "accept", "fault"]):
+        regions = [Region(10, 10, 20, 20, 400, 0.95)] if kind == "reject" else None
+        event = Event(kind="decision", frame=i, decision=kind, score=0.9 if kind == "reject" else 0.1, threshold=0.5,
+                      latency_ms=None if kind == "fault" else 3.0, regions=regions,
+                      reason="overflow" if kind == "fault" else None, run="r1")
+        monitor.sink.send(event, FrameContext(None if kind == "fault" else image, outputs))
+    monitor.encoder.update()  # what the encoder thread does at its next wake
+
+
+def start(token: str | None) -> Monitor:
+    monitor = Monitor("127.0.0.1:0", token)
+    monitor.start({"model": "tiny", "backend": "onnxruntime", "precision": "fp32"}, 0.5, lambda: 3, [Spooling()])
+    return monitor
+
+
+@pytest.fixture
+def monitor() -> Iterator[Monitor]:
+    m = start(None)
+    yield m
+    m.close()
+
+
+def get(monitor: Monitor, path: str, headers: dict | None = None) -> tuple[int, bytes, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{monitor.port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers
+
+
+def test_healthz_is_503_with_the_reason_until_frames_flow(monitor: Monitor) -> None:
+    code, body, _ = get(monitor, "/healthz")
+    assert code == 503 and "no frame decided yet" in json.loads(body)["reason"]
+    feed(monitor)
+    code, body, _ = get(monitor, "/healthz")
+    assert code == 200 and json.loads(body)["ok"] is True
+    monitor.sink.send(status("source_lost", source="camera 0"))
+    code, body, _ = get(monitor, "/healthz")
+    assert code == 503 and json.loads(body)["reason"].startswith("source lost")
+
+
+def test_metrics_count_decisions_faults_latency_queue_backlog_and_model(monitor: Monitor) -> None:
+    feed(monitor)
+    code, body, headers = get(monitor, "/metrics")
+    assert code == 200 and headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    assert samples[("gainctl_decisions_total", (("decision", "accept"),))] == 2
+    assert samples[("gainctl_decisions_total", (("decision", "reject"),))] == 1
+    assert samples[("gainctl_faults_total", (("reason", "overflow"),))] == 1
+    assert samples[("gainctl_frame_to_decision_seconds_count", ())] == 3
+    assert samples[("gainctl_frame_to_decision_seconds_bucket", (("le", "0.0025"),))] == 0
+    assert samples[("gainctl_frame_to_decision_seconds_bucket", (("le", "0.005"),))] == 3
+    assert samples[("gainctl_queue_depth", ())] == 3
+    assert samples[("gainctl_sink_backlog_events", (("sink", "mqtt://broker/line"),))] == 7
+    assert samples[("gainctl_decision_threshold", ())] == 0.5
+    info = [labels for (name, labels) in samples if name == "gainctl_model_info"][0]
+    assert dict(info) == {"model": "tiny", "backend": "onnxruntime", "precision": "fp32", "threshold": "0.5"}
+
+
+def test_the_page_its_state_the_live_frame_and_the_gallery(monitor: Monitor) -> None:
+    feed(monitor)
+    code, body, _ = get(monitor, "/")
+    assert code == 200 and b"static/monitor.js" in body
+    for asset in ("/static/monitor.js", "/static/monitor.css"):
+        assert get(monitor, asset)[0] == 200
+    state = json.loads(get(monitor, "/api/state")[1])
+    assert state["counts"] == {"accept": 2, "reject": 1, "fault": 1}
+    assert state["last"]["frame"] == 3 and state["rejects"] == [
+        {"frame": 1, "score": 0.9, "ts_decision": None, "regions": 1}]
+    code, jpeg, headers = get(monitor, "/frame.jpg")
+    assert code == 200 and jpeg[:2] == b"\xff\xd8" and headers["content-type"] == "image/jpeg"
+    for kind in ("thumb", "overlay", "frame"):
+        code, jpeg, _ = get(monitor, f"/rejects/1/{kind}.jpg")
+        assert code == 200 and jpeg[:2] == b"\xff\xd8"
+    assert get(monitor, "/rejects/0/overlay.jpg")[0] == 404  # an accept is not in the gallery
+    assert get(monitor, "/rejects/1/event.jpg")[0] == 404
+
+
+def test_events_stream_the_journals_json_from_the_moment_of_connecting(monitor: Monitor) -> None:
+    feed(monitor)  # before the client: not replayed
+    response = urllib.request.urlopen(f"http://127.0.0.1:{monitor.port}/events", timeout=10)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    later = Event(kind="decision", frame=9, decision="accept", score=0.1, threshold=0.5, latency_ms=2.0, run="r1")
+    time.sleep(0.3)
+    monitor.sink.send(later)
+    data = []
+    while not data:
+        line = response.readline().decode().strip()
+        if line.startswith("data: "):
+            data.append(line[len("data: "):])
+    assert json.loads(data[0]) == later.to_dict()
+    response.close()
+
+
+def test_the_live_stream_is_multipart_jpeg(monitor: Monitor) -> None:
+    feed(monitor)
+    response = urllib.request.urlopen(f"http://127.0.0.1:{monitor.port}/stream.mjpg", timeout=10)
+    assert response.headers["content-type"] == "multipart/x-mixed-replace; boundary=frame"
+    head = response.read1(4096)
+    assert head.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n")
+    response.close()
+
+
+def test_a_token_is_asked_of_every_route_but_healthz() -> None:
+    monitor = start(TOKEN)
+    try:
+        feed(monitor)
+        for path in ("/", "/api/state", "/metrics", "/events", "/frame.jpg"):
+            code, body, headers = get(monitor, path)
+            assert code == 401 and b"needs its token" in body and headers["WWW-Authenticate"] == "Bearer"
+        assert get(monitor, "/?token=wrong")[0] == 401
+        assert get(monitor, "/healthz")[0] == 200
+        assert get(monitor, "/metrics", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+        code, _, headers = get(monitor, f"/?token={TOKEN}")
+        assert code == 200 and headers["set-cookie"].startswith(f"gainctl_token={TOKEN};")
+        assert "HttpOnly" in headers["set-cookie"]
+        assert get(monitor, "/api/state", {"Cookie": f"gainctl_token={TOKEN}"})[0] == 200
+    finally:
+        monitor.close()
