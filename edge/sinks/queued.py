@@ -178,6 +178,8 @@ class QueuedSink(Sink):
     # -- end ------------------------------------------------------------------------------
     def close(self) -> None:
         """Spool what is queued, wait up to ``close_timeout_s`` for delivery, keep the rest for the next run."""
+        if not self._intake.is_alive() and self._stopping:
+            return  # closed already
         self._queue.put(_STOP)  # blocks only while the queue is full: the intake thread is emptying it
         self._intake.join()
         deadline = time.monotonic() + self.close_timeout_s
