@@ -10,8 +10,10 @@ and its region is where the patch is: tests can check decisions and regions agai
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,15 +69,19 @@ def build_onnx(path: Path, size: int = SIZE, spec: BundleSpec | None = None) -> 
     return path
 
 
-def build_tiny_bundle(folder: Path, size: int = SIZE, openvino: bool = True) -> Path:
-    """Write ``folder`` with model.onnx, openvino/model.xml|bin (when installed) and bundle.json."""
+def build_tiny_bundle(folder: Path, size: int = SIZE, openvino: bool = True, **spec_fields: Any) -> Path:
+    """Write ``folder`` with model.onnx, openvino/model.xml|bin (when installed) and bundle.json.
+
+    ``spec_fields``: bundle description fields to set instead of the defaults, mirrored into the
+    model files as an export would (e.g. ``localization_threshold=None`` for a model that does not localize).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    spec = BundleSpec(
+    spec = dataclasses.replace(BundleSpec(
         input=InputSpec(height=size, width=size), thresholds={"fp32": {"onnx": THRESHOLD, "openvino": THRESHOLD}}, target_recall=0.95,
         strategy="S4", backbone="tiny-brightness", config_digest="0" * 64, data_manifest_digest="0" * 64,
         metrics={"fp32": {"val": {"recall": 1.0}, "test": {"recall": 1.0}}}, versions=library_versions(),
-    )
+    ), **spec_fields)
     build_onnx(folder / "model.onnx", size, spec)
     artifacts = [describe_artifact(folder, "model.onnx", "onnx", "fp32")]
     if openvino:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
@@ -12,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.backends import decision_threshold, open_runner
-from edge.bundle import load_bundle, write_bundle_json
+from edge.bundle import load_bundle
 from edge.decision import decide
 from edge.preprocess import resize_frame
 from gain_mtl.cli import main
@@ -69,15 +68,11 @@ def test_run_equals_offline_decisions(bundle_and_video, tmp_path: Path, backend:
     assert "summary: frames=25" in result.output
 
 
-def _run_edited_bundle(bundle: Path, video: Path, tmp_path: Path, **changes) -> tuple[str, list[dict]]:
-    """``gainctl run`` on a copy of ``bundle`` whose bundle.json has ``changes``; its output and rejects."""
-    edited = Path(shutil.copytree(bundle, tmp_path / "edited"))
-    spec = load_bundle(edited).spec
-    for key, value in changes.items():
-        setattr(spec, key, value)
-    write_bundle_json(edited, spec)
+def _run_bundle_exported_with(video: Path, tmp_path: Path, **spec_fields) -> tuple[str, list[dict]]:
+    """``gainctl run`` on a tiny bundle exported with ``spec_fields``; its output and rejects."""
+    bundle = build_tiny_bundle(tmp_path / "bundle", openvino=False, **spec_fields)
     journal = tmp_path / "journal.jsonl"
-    result = CliRunner().invoke(main, ["run", "--model", str(edited), "--source", str(video), "--backend", "onnxruntime",
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--source", str(video), "--backend", "onnxruntime",
                                        "--sink", f"journal:{journal}"])
     assert result.exit_code == 0, result.output
     return result.output, [json.loads(line) for line in journal.read_text().splitlines() if '"reject"' in line]
@@ -86,14 +81,14 @@ def _run_edited_bundle(bundle: Path, video: Path, tmp_path: Path, **changes) -> 
 def test_regions_come_from_the_bundles_localization_threshold(bundle_and_video, tmp_path: Path) -> None:
     # The tiny model's map peaks at ~0.998 on a defect: a bundle whose threshold is above that
     # still rejects every defective frame, and no reject carries a region.
-    bundle, video, labels = bundle_and_video
-    output, rejects = _run_edited_bundle(bundle, video, tmp_path, localization_threshold=0.999)
+    _, video, labels = bundle_and_video
+    output, rejects = _run_bundle_exported_with(video, tmp_path, localization_threshold=0.999)
     assert "regions at localization >= 0.999" in output
     assert len(rejects) == sum(labels) and all(e["regions"] == [] for e in rejects)
 
 
 def test_a_bundle_without_trained_localization_rejects_without_regions(bundle_and_video, tmp_path: Path) -> None:
-    bundle, video, labels = bundle_and_video
-    output, rejects = _run_edited_bundle(bundle, video, tmp_path, strategy="S1", localization_threshold=None)
+    _, video, labels = bundle_and_video
+    output, rejects = _run_bundle_exported_with(video, tmp_path, strategy="S1", localization_threshold=None)
     assert "no regions: strategy S1 did not train the localization head" in output
     assert len(rejects) == sum(labels) and not any("regions" in e for e in rejects)
