@@ -19,23 +19,22 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory services
 	touch $(STAMP)
 
+# $(call apt_package,PACKAGE,PATH,WHAT SKIPS WITHOUT IT): when the command PACKAGE is not on PATH and
+# the file PATH does not exist, install PACKAGE with apt-get as root; elsewhere say what will skip.
+define apt_package
+	@if command -v $(1) >/dev/null 2>&1 || [ -x $(2) ]; then \
+	  echo "$(1): present"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1) >/dev/null) \
+	    || echo "$(1): apt-get failed; $(3) will skip"; \
+	else \
+	  echo "$(1): not installed and apt-get unavailable (or not root); $(3) will skip"; \
+	fi
+endef
+
 services:
-	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then \
-	  echo "mosquitto: present"; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null) \
-	    || echo "mosquitto: apt-get failed; MQTT tests will skip"; \
-	else \
-	  echo "mosquitto: not installed and apt-get unavailable (or not root); MQTT tests will skip"; \
-	fi
-	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
-	  echo "chromium: present"; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
-	    || echo "chromium: apt-get failed; the monitor's browser test will skip"; \
-	else \
-	  echo "chromium: not installed and apt-get unavailable (or not root); the monitor's browser test will skip"; \
-	fi
+	$(call apt_package,mosquitto,/usr/sbin/mosquitto,MQTT tests)
+	$(call apt_package,chromium,/usr/bin/chromium,the monitor's browser test)
 
 test: setup
 	$(BIN)/python -m pytest -q tests

@@ -1,0 +1,89 @@
+"""``gainctl bench --stream --serve``: what the ``--serve`` monitor and one watching client cost the line.
+
+The stream runs alternately without and with the monitor (rounds interleaved, so drift on a shared
+machine hits both alike). With it, one client does what the page does: it reads the live MJPEG
+stream and ``/events`` and asks for ``/api/state`` every second. Compared: unpaced throughput,
+p99 frame-to-decision paced as a camera, and decisions lost (frames without a decision in the
+journal, or counted differently by the monitor).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import urllib.request
+from typing import Any, Callable
+
+ROUNDS = 3
+STATE_POLL_S = 1.0
+
+
+class WatchingClient:
+    """One browser's worth of load: the MJPEG stream, the event stream and the state poll, each on a thread."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.bytes = {"stream.mjpg": 0, "events": 0, "api/state": 0}
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._pull, args=(path,), daemon=True) for path in ("stream.mjpg", "events")]
+        self._threads.append(threading.Thread(target=self._poll, daemon=True))
+
+    def __enter__(self) -> "WatchingClient":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5.0)
+
+    def _pull(self, path: str) -> None:
+        with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+            while not self._stop.is_set():
+                try:
+                    self.bytes[path] += len(response.read1(65536))
+                except TimeoutError:
+                    continue
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            with urllib.request.urlopen(self.base_url + "api/state", timeout=5) as response:
+                self.bytes["api/state"] += len(response.read())
+            self._stop.wait(STATE_POLL_S)
+
+
+def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]], paced_rate: float,
+                    log: Callable[[str], None], rounds: int = ROUNDS) -> dict[str, Any]:
+    """Median throughput and paced p99 without and with the monitor, their ratios and the decisions lost.
+
+    ``run(rate_fps, monitored)`` is one stream run returning (summary, decision events); with a
+    ``monitored`` dict it runs with the monitor and one ``WatchingClient`` and fills in ``counted``
+    (decisions the monitor counted) and ``client_bytes``.
+    """
+    results: dict[str, dict[str, list]] = {name: {"fps": [], "p99_ms": [], "lost": [], "client_bytes": []}
+                                           for name in ("without", "with")}
+    for index in range(rounds):
+        for name in ("without", "with"):
+            for rate in (None, paced_rate):
+                monitored: dict | None = {} if name == "with" else None
+                summary, events = run(rate, monitored)
+                # Every captured frame must reach the journal with its decision, and the monitor must count each once.
+                lost = summary.frames - len({e.frame for e in events})
+                if monitored is not None:
+                    lost += abs(monitored["counted"] - summary.frames)
+                    results[name]["client_bytes"].append(monitored["client_bytes"])
+                results[name]["lost"].append(lost)
+                results[name]["fps" if rate is None else "p99_ms"].append(
+                    summary.fps if rate is None else summary.latency_ms.get("p99"))
+        log(f"stream monitor round {index + 1}/{rounds}: without {results['without']['fps'][-1]:.1f} fps, "
+            f"p99 {results['without']['p99_ms'][-1]} ms; with {results['with']['fps'][-1]:.1f} fps, "
+            f"p99 {results['with']['p99_ms'][-1]} ms")
+    medians = {name: {key: statistics.median(r[key]) for key in ("fps", "p99_ms")} for name, r in results.items()}
+    return {
+        "rounds": rounds, "paced_fps": paced_rate, "without": medians["without"], "with": medians["with"],
+        "fps_ratio": medians["with"]["fps"] / medians["without"]["fps"] if medians["without"]["fps"] else None,
+        "p99_ratio": medians["with"]["p99_ms"] / medians["without"]["p99_ms"] if medians["without"]["p99_ms"] else None,
+        "decisions_lost": sum(results["with"]["lost"]), "decisions_lost_without": sum(results["without"]["lost"]),
+        "client_bytes": sum(results["with"]["client_bytes"]), "runs": results,
+    }
