@@ -70,11 +70,11 @@ def _mask(folder: Path, stem: str, height: int, width: int) -> np.ndarray | None
     return None
 
 
-def predict(runner: Any, split: TestSplit, batch: int, input_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(defect_prob (N,), localization_map (N, h, w)) at the row's batch size (last batch padded)."""
+def predict(runner: Any, images: np.ndarray, batch: int, input_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(defect_prob (N,), localization_map (N, h, w)) of ``images`` at the row's batch size (last batch padded)."""
     probs, maps = [], []
-    for start in range(0, len(split.images), batch):
-        chunk = split.images[start:start + batch]
+    for start in range(0, len(images), batch):
+        chunk = images[start:start + batch]
         real = len(chunk)
         if real < batch:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
@@ -108,12 +108,7 @@ def scores(prob: np.ndarray, maps: np.ndarray, split: TestSplit, threshold: floa
     ``reference`` is the reference row's flagged array.
     """
     decisions = flagged(prob, threshold)
-    truth = split.labels == 1
-    tp = int(np.sum(decisions & truth))
-    fp = int(np.sum(decisions & ~truth))
-    fn = int(np.sum(~decisions & truth))
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall, precision = recall_precision(decisions, split.labels)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "images": len(prob), "threshold": threshold, "recall": recall, "precision": precision, "f1": f1,
@@ -122,6 +117,15 @@ def scores(prob: np.ndarray, maps: np.ndarray, split: TestSplit, threshold: floa
         "masks": sum(m is not None for m in split.masks),
         "faults": int(np.sum(~valid_scores(prob))),
     }
+
+
+def recall_precision(flag: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(recall, precision) of the parts ``flag`` stops among ``labels`` (1 defective); 0.0 where undefined."""
+    truth = labels == 1
+    tp = int(np.sum(flag & truth))
+    recall = tp / int(truth.sum()) if truth.any() else 0.0
+    precision = tp / int(flag.sum()) if flag.any() else 0.0
+    return recall, precision
 
 
 def flagged(prob: np.ndarray, threshold: float) -> np.ndarray:

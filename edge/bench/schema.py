@@ -38,6 +38,7 @@ class Row:
     artifact_mb: float | None = None
     speedup_vs_torch: float | None = None  # torch p50 / this row's p50, same batch, same run
     accuracy: dict[str, Any] | None = None
+    robustness: dict[str, Any] | None = None  # Robustness.to_dict() on the test split (--robustness)
 
     @property
     def key(self) -> tuple[str, str, int]:

@@ -20,11 +20,18 @@ from gain_mtl.cli.errors import input_errors
 @click.option("--accuracy-guard", type=float, default=None,
               help="Largest allowed drop in recall / decision agreement; NNCF reverts layers to float to stay within it.")
 @click.option("--target-recall", type=float, default=None, help="Recall the thresholds are chosen for (default: the run's).")
+@click.option("--robustness-guard", type=float, default=None,
+              help="Least share of test decisions each model keeps under a guarded camera perturbation "
+                   "(default 0.97; 0 measures without guarding).")
+@click.option("--robustness-on", default=None,
+              help="Comma-separated perturbations the guard applies to (default: jpeg-75,brightness+15%,brightness-15%; "
+                   "all: jpeg-75, jpeg-50, brightness+15%, brightness-15%, gamma-0.8, gamma-1.2, blur-sigma1, shift-2%).")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--sign-key", type=click.Path(path_type=str, dir_okay=False), default=None,
               help="Ed25519 private key (gainctl keygen): sign bundle.json into bundle.sig, for 'gainctl run --trust-key'.")
 def export(checkpoint: str, data_root: str, out: str, int8: bool, targets: str, calib_size: int | None,
-           calib_method: str | None, accuracy_guard: float | None, target_recall: float | None, force: bool, sign_key: str | None) -> None:
+           calib_method: str | None, accuracy_guard: float | None, target_recall: float | None,
+           robustness_guard: float | None, robustness_on: str | None, force: bool, sign_key: str | None) -> None:
     """Export a checkpoint to a model bundle: pruned graph, ONNX, OpenVINO IR, INT8 with --int8."""
     from edge.signing import load_private_key, sign_bundle
     from gain_mtl.cli.library_log import libraries_logged_into
@@ -35,7 +42,8 @@ def export(checkpoint: str, data_root: str, out: str, int8: bool, targets: str, 
         path = export_bundle(
             checkpoint, data_root, out, int8=int8, targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
             calib_size=calib_size, accuracy_guard=accuracy_guard, target_recall=target_recall, force=force,
-            calib_method=calib_method,
+            calib_method=calib_method, robustness_guard=robustness_guard,
+            robustness_guarded=None if robustness_on is None else [n.strip() for n in robustness_on.split(",") if n.strip()],
         )
         signature = sign_bundle(path, key) if key else None
     click.echo(f"bundle written: {path} (see {path}/report.md{f'; library messages: {log}' if log else ''})")

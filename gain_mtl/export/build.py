@@ -19,6 +19,7 @@ from gain_mtl.evaluate.metrics import LOC_THRESHOLD
 from gain_mtl.export.exporter import ExportError, RunData
 from gain_mtl.export.measure import (
     PARITY_TOLERANCE,
+    infer_batches,
     load_frames,
     load_masks,
     max_diffs,
@@ -66,6 +67,9 @@ class BundleBuilder:
         self.thresholds: dict[str, dict[str, float]] = {}
         self.threshold_recall: dict[str, dict[str, dict[str, Any]]] = {}
         self.files: dict[tuple[str, str], str] = {}
+        self.runner_classes: dict[tuple[str, str], type] = {}
+        # precision -> format -> each shipped model's decisions under camera perturbations
+        self.robustness: dict[str, dict[str, Any]] = {}
         self.report: dict[str, Any] = {}
         # Formats whose model files the bundle keeps: the FP32 ONNX is always made (the IR is
         # converted from it) but ships only for the ONNX Runtime and TensorRT targets.
@@ -89,6 +93,7 @@ class BundleBuilder:
         self._choose_thresholds("fp32")
         if self.opt["int8"]:
             self._int8()
+        self._robustness()
         spec = self._spec()
         self._stamp(spec)
         if "tensorrt" in self.opt["targets"]:
@@ -167,6 +172,27 @@ class BundleBuilder:
             self.report["onnx_accuracy_control"] = asdict(control)
         self._evaluate(("onnx", "int8"), ONNX_INT8, ONNXRuntimeRunner)
 
+    def _robustness(self) -> None:
+        """Every shipped model's decisions on the test split under camera perturbations, guarded.
+
+        Measured after the INT8 gate so that a model INT8 already refused is not measured; a model
+        whose decisions flip too often under a guarded perturbation fails the export like the gate.
+        """
+        from edge.bench.robustness import measure
+        from gain_mtl.export.graph import OUTPUT_NAMES
+
+        for (fmt, precision), rel in self.files.items():
+            if fmt not in self.shipped:
+                continue
+            with self.runner_classes[(fmt, precision)](self.folder / rel, self.input_spec, OUTPUT_NAMES) as runner:
+                result = measure(lambda frames: infer_batches(runner, self.input_spec, frames)["defect_prob"],
+                                 self.frames["test"], self.labels["test"], self.thresholds[precision][fmt],
+                                 guarded=self.opt["robustness_guarded"], min_agreement=self.opt["robustness_guard"])
+            self.robustness.setdefault(precision, {})[fmt] = result
+        for precision, by_format in self.robustness.items():
+            for fmt, result in by_format.items():
+                result.raise_if_failed(f"{precision} ({fmt})")
+
     def _engines(self) -> None:
         """Prebuilt TensorRT engines for this device; other devices build their own on first use."""
         from calibration.tensorrt import build_engine
@@ -182,6 +208,7 @@ class BundleBuilder:
 
     def _evaluate(self, key: tuple[str, str], relpath: str, runner_cls) -> None:
         self.files[key] = relpath
+        self.runner_classes[key] = runner_cls
         path = self.folder / relpath
         self.outputs[key] = {k: run_artifact(runner_cls, path, self.input_spec, f) for k, f in self.frames.items()}
 
@@ -270,6 +297,7 @@ class BundleBuilder:
             data_manifest_digest=self.run.manifest.digest(),
             metrics=metrics,
             calibration=calibration,
+            robustness={p: {fmt: r.to_dict() for fmt, r in by_format.items()} for p, by_format in self.robustness.items()},
             versions=library_versions(),
         )
 

@@ -4,7 +4,8 @@ Steps: load the checkpoint and its run's split -> prune the graph (preprocessing
 ONNX -> OpenVINO IR -> with ``int8``: calibrate on held-out validation images (NNCF on the IR,
 ONNX Runtime Q/DQ on the ONNX) -> run every artifact through the edge's own runners on the
 validation and test splits -> choose each precision's threshold on validation for the target
-recall -> gate INT8 against FP32 on test -> mirror the description into every model file ->
+recall -> gate INT8 against FP32 on test -> measure every shipped model under camera perturbations
+and guard its decisions -> mirror the description into every model file ->
 bundle.json, report.md. Everything happens in a temporary folder that is renamed into place only
 when all of it succeeded, so a failed guard leaves no bundle behind.
 """
@@ -133,9 +134,12 @@ def export_bundle(
     force: bool = False,
     calib_method: str | None = None,
     keep_heads_float: bool = True,
+    robustness_guard: float | None = None,
+    robustness_guarded: tuple[str, ...] | list[str] | None = None,
 ) -> Path:
     """Export ``checkpoint`` to the bundle folder ``out``; see the module docstring. Returns ``out``."""
     from edge.atomic import atomic_directory, check_replaceable
+    from edge.bench.robustness import DEFAULT_MIN_AGREEMENT, GUARDED, check_names
 
     targets = check_targets(tuple(targets), int8)
     out = Path(out)
@@ -147,6 +151,13 @@ def export_bundle(
         raise ExportError(f"--target-recall must be in (0, 1], got {target_recall}")
     if accuracy_guard is not None and not 0.0 <= accuracy_guard < 1.0:
         raise ExportError(f"--accuracy-guard must be in [0, 1), got {accuracy_guard}")
+    robustness_guard = DEFAULT_MIN_AGREEMENT if robustness_guard is None else robustness_guard
+    if not 0.0 <= robustness_guard <= 1.0:
+        raise ExportError(f"--robustness-guard must be in [0, 1] (0 turns it off), got {robustness_guard}")
+    try:
+        robustness_guarded = check_names(GUARDED if robustness_guarded is None else robustness_guarded)
+    except ValueError as exc:
+        raise ExportError(f"--robustness-on: {exc}") from None
     run = load_run(checkpoint, data_root)
     options = {
         "int8": int8, "targets": targets,
@@ -156,6 +167,7 @@ def export_bundle(
         "recall_confidence": run.meta.get("recall_confidence") or run.config.train.recall_confidence,
         "calib_method": calib_method or run.config.export.calib_method,
         "keep_heads_float": keep_heads_float,
+        "robustness_guard": robustness_guard, "robustness_guarded": robustness_guarded,
     }
     from gain_mtl.export.build import BundleBuilder
 

@@ -48,10 +48,16 @@ def run_artifact(runner_cls, path: Path, input_spec, frames: np.ndarray) -> dict
     """Outputs of one artifact over ``frames``, through the edge runtime's own runner."""
     from gain_mtl.export.graph import OUTPUT_NAMES
 
-    parts: list[dict[str, np.ndarray]] = []
     with runner_cls(path, input_spec, OUTPUT_NAMES) as runner:
-        for start in range(0, len(frames), EVAL_BATCH):
-            parts.append(runner.infer({input_spec.name: frames[start : start + EVAL_BATCH]}))
+        return infer_batches(runner, input_spec, frames)
+
+
+def infer_batches(runner, input_spec, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs of an active runner over ``frames``, ``EVAL_BATCH`` at a time."""
+    from gain_mtl.export.graph import OUTPUT_NAMES
+
+    parts = [runner.infer({input_spec.name: frames[start : start + EVAL_BATCH]})
+             for start in range(0, len(frames), EVAL_BATCH)]
     return {name: np.concatenate([p[name] for p in parts]) for name in OUTPUT_NAMES}
 
 

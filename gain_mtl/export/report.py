@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.bench.robustness import ROBUSTNESS_HEADER, robustness_rows
 from gain_mtl.markdown import table
 
 METRIC_COLUMNS = ("threshold", "recall", "precision", "f1", "accuracy", "auroc", "localization_iou")
@@ -95,4 +96,18 @@ def render_report(spec, details: dict[str, Any], calib_manifest: dict[str, Any] 
             lines += ["", f"ONNX Q/DQ accuracy control (validation guard metric): FP32 {control['initial_metric']:.4f}, "
                           f"all-INT8 {control['quantized_metric']:.4f}, final {control['final_metric']:.4f} after "
                           f"{control['trials']} trial quantizations; layer groups kept in float: {kept}."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + robustness_lines(spec.robustness)) + "\n"
+
+
+def robustness_lines(robustness: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The robustness table: each model's decisions under each camera perturbation against clean frames."""
+    if not robustness:
+        return []
+    first = next(r for by_format in robustness.values() for r in by_format.values())
+    guarded = ", ".join(first["guarded"]) or "none"
+    lines = ["", "## Robustness to the camera (test split)", "",
+             "Each model's decisions on the test frames after a perturbation a line camera makes (applied to the "
+             "frame as the model receives it), against its own decisions on the clean frames, at its own threshold. "
+             f"Guard: agreement at least {first['min_agreement']} under {guarded}.", ""]
+    models = {f"{precision} ({fmt})": r for precision, by_format in robustness.items() for fmt, r in by_format.items()}
+    return lines + table(ROBUSTNESS_HEADER, robustness_rows(models))

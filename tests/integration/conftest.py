@@ -41,7 +41,10 @@ def int8_bundle(export_run, export_data, tmp_path_factory) -> Path:
     """The INT8 bundle, written through the CLI as a user would (both INT8 routes).
 
     ``--accuracy-guard`` takes NNCF's accuracy-control route, at the default drop of 0.05: the
-    export itself refuses INT8 that loses more than that of recall or decision agreement.
+    export itself refuses INT8 that loses more than that of recall or decision agreement. The
+    robustness table is measured but not guarded (``--robustness-guard 0``): a network trained from
+    scratch for seconds on 64 px synthetic parts flips under brightness changes, which is what the
+    guard is for, not what these tests are about.
     """
     from click.testing import CliRunner
 
@@ -51,6 +54,7 @@ def int8_bundle(export_run, export_data, tmp_path_factory) -> Path:
     result = CliRunner().invoke(main, [
         "export", "--checkpoint", str(export_run / "checkpoints" / "best.pt"), "--data", str(export_data),
         "--out", str(out), "--int8", "--targets", "onnx,openvino", "--accuracy-guard", str(GUARD),
+        "--robustness-guard", "0",
     ])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return out

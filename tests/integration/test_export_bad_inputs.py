@@ -86,3 +86,25 @@ def test_failed_int8_guard_keeps_no_bundle(tmp_path, export_run, export_data, mo
     assert result.exit_code == 2
     assert "breaks the accuracy guard" in result.output and "Outputs that moved most: " in result.output
     assert not out.exists() and not list(tmp_path.glob(".b.*"))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--robustness-guard", "1.5"], "--robustness-guard must be in [0, 1] (0 turns it off), got 1.5"),
+    (["--robustness-on", "jpeg-75,jpeg-10"], "--robustness-on: unknown perturbation(s) jpeg-10; known: jpeg-75"),
+])
+def test_bad_robustness_options_name_the_value(tmp_path, export_run, export_data, extra, message):
+    result = _export(*_args(export_run / "checkpoints" / "best.pt", export_data, tmp_path / "b", *extra))
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_model_that_flips_under_the_camera_is_refused_by_name(tmp_path, export_run, export_data):
+    """The tiny fixture model flips part of its decisions when the frames are 15 % darker: a guard
+    that allows no flip there refuses the export, names the model and the perturbation, writes nothing."""
+    out = tmp_path / "b"
+    result = _export(*_args(export_run / "checkpoints" / "best.pt", export_data, out, "--targets", "onnx",
+                            "--robustness-guard", "1", "--robustness-on", "brightness-15%"))
+    assert result.exit_code == 2, result.output
+    assert "fp32 (onnx) breaks the robustness guard: brightness-15%: agreement" in result.output
+    assert "< 1.000" in result.output and "augment.jpeg" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".b.*"))

@@ -51,6 +51,23 @@ def test_each_threshold_carries_its_expected_recall(int8_bundle, export_run):
     assert "## Decision thresholds" in report and f"{low:.4f}-{high:.4f}" in report
 
 
+def test_every_shipped_model_carries_its_robustness_table(int8_bundle):
+    """bundle.json and report.md hold each shipped model's decisions under every camera perturbation."""
+    from edge.bench.robustness import GUARDED, PERTURBATIONS
+
+    spec = load_bundle(int8_bundle).spec
+    assert {p: set(f) for p, f in spec.robustness.items()} == {p: set(f) for p, f in spec.thresholds.items()}
+    for precision, by_format in spec.robustness.items():
+        for fmt, r in by_format.items():
+            assert r["threshold"] == spec.thresholds[precision][fmt]
+            assert list(r["perturbations"]) == list(PERTURBATIONS) and r["guarded"] == list(GUARDED)
+            assert r["min_agreement"] == 0.0 and r["passed"]
+            for row in r["perturbations"].values():
+                assert 0.0 <= row["agreement"] <= 1.0 and 0.0 <= row["recall"] <= 1.0
+    report = (int8_bundle / "report.md").read_text()
+    assert "## Robustness to the camera (test split)" in report and "| int8 (openvino) | jpeg-50 |" in report
+
+
 def test_tampered_artifact_is_detected(int8_bundle, tmp_path):
     copy = shutil.copytree(int8_bundle, tmp_path / "bundle")
     weights = copy / "openvino" / "model-int8.bin"
@@ -114,7 +131,8 @@ def test_openvino_only_bundle_holds_no_onnx_and_no_onnx_threshold(export_run, ex
     nor keeps a threshold or metrics for it."""
     from gain_mtl.export.exporter import export_bundle
 
-    out = export_bundle(export_run / "checkpoints" / "best.pt", export_data, tmp_path / "b", targets=("openvino",))
+    out = export_bundle(export_run / "checkpoints" / "best.pt", export_data, tmp_path / "b", targets=("openvino",),
+                        robustness_guard=0.0)
     bundle = load_bundle(out)
     assert bundle.available() == ["openvino/fp32"] and not (out / "model.onnx").exists()
     assert bundle.spec.thresholds.keys() == {"fp32"} and bundle.spec.thresholds["fp32"].keys() == {"openvino"}
@@ -134,7 +152,8 @@ def test_a_strategy_without_localization_loss_exports_no_localization_threshold(
     run = train(load_config("tiny", ["train.epochs=2", "train.strategy=S1"]), export_data, tmp_path / "run")
     out = tmp_path / "bundle"
     result = CliRunner().invoke(main, ["export", "--checkpoint", str(run / "checkpoints" / "best.pt"),
-                                       "--data", str(export_data), "--out", str(out), "--targets", "onnx"])
+                                       "--data", str(export_data), "--out", str(out), "--targets", "onnx",
+                                       "--robustness-guard", "0"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     spec = load_bundle(out).spec
     assert spec.strategy == "S1" and spec.localization_threshold is None
