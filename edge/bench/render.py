@@ -82,11 +82,28 @@ def to_markdown(report: Report) -> str:
     skipped = [row for row in report.rows if row.status == "skipped"]
     if skipped:
         lines += ["## Skipped", ""] + [f"- {row.label}: {row.reason}" for row in skipped] + [""]
+    robust = {f"{r.backend} {r.precision} b{r.batch}": r.robustness for r in report.rows if r.robustness}
+    if robust:
+        lines += robustness_markdown(robust)
     if report.stream:
         lines += stream_markdown(report.stream)
     if report.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in report.notes] + [""]
     return "\n".join(lines)
+
+
+def robustness_markdown(models: dict[str, dict[str, Any]]) -> list[str]:
+    """Each row's decisions under the camera perturbations against its own on the clean test frames."""
+    from edge.bench.robustness import ROBUSTNESS_HEADER, robustness_rows
+
+    lines = ["## Robustness to the camera (test split)", "",
+             "Decisions after each perturbation, applied to the frame as the model receives it, against the same "
+             "row's decisions on the clean frames, at the bundle's threshold for that model file.", "",
+             "| " + " | ".join(ROBUSTNESS_HEADER) + " |", "|" + "---|" * len(ROBUSTNESS_HEADER)]
+    for row in robustness_rows(models):
+        cells = [_num(c, 3) if isinstance(c, float) else ("-" if c is None else str(c)) for c in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def stream_markdown(stream: dict[str, Any]) -> list[str]:
@@ -109,7 +126,25 @@ def stream_markdown(stream: dict[str, Any]) -> list[str]:
     for stage, summary in stream["stages_ms"].items():
         lines.append(f"| {stage} | {_num(summary.get('p50'), 2)} | {_num(summary.get('p99'), 2)} | "
                      f"{_num(summary.get('mean'), 2)} |")
-    return lines + [""]
+    return lines + [""] + monitor_markdown(stream.get("monitor"))
+
+
+def monitor_markdown(monitor: dict[str, Any] | None) -> list[str]:
+    """The `--serve` comparison: medians over interleaved rounds, and what the targets ask."""
+    if not monitor:
+        return []
+    without, with_ = monitor["without"], monitor["with"]
+    return ["### With the `--serve` monitor and one client", "",
+            f"Medians of {monitor['rounds']} interleaved rounds; p99 frame-to-decision paced at "
+            f"{_num(monitor['paced_fps'])} fps; the client read the MJPEG stream, /events and /api/state every second "
+            f"({monitor['client_bytes'] / 2**20:.1f} MiB in all).", "",
+            "| | Throughput fps | p99 ms |", "|---|---|---|",
+            f"| without | {_num(without['fps'])} | {_num(without['p99_ms'], 2)} |",
+            f"| with | {_num(with_['fps'])} | {_num(with_['p99_ms'], 2)} |",
+            f"| with / without | {_num(monitor['fps_ratio'], 3)} (target >= 0.97) | {_num(monitor['p99_ratio'], 3)} "
+            f"(target <= 1.10) |", "",
+            f"Decisions lost with the monitor: {monitor['decisions_lost']} (target 0); without: "
+            f"{monitor['decisions_lost_without']}.", ""]
 
 
 def _save(fig: Any, path: Path) -> None:

@@ -124,8 +124,12 @@ def _choose_row(rows: list[Any]) -> Any | None:
     return max(candidates, key=lambda r: r.throughput["fps"], default=None)
 
 
-def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tuple[Any, ...]:
-    """One pipeline run on the video; (summary, source, timed runner, first sink, last sink, jobs)."""
+def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None, monitored: dict | None = None) -> tuple[Any, ...]:
+    """One pipeline run on the video; (summary, source, timed runner, first sink, last sink, jobs).
+
+    With a ``monitored`` dict the run has the ``--serve`` monitor and one watching client
+    (edge/bench/monitor.py); the dict gets the decisions the monitor counted and the client's bytes.
+    """
     from edge.backends import decision_threshold, open_runner
     from edge.bench.suite import THROUGHPUT, mode_options
     from edge.pipeline import Pipeline
@@ -136,16 +140,43 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None) -> tup
     first, last = ClockSink(), ClockSink()
     with tempfile.TemporaryDirectory(prefix="gain-bench-") as tmp:
         journal = JournalSink(Path(tmp) / "decisions.jsonl")
+        sinks: list[Any] = [first, journal, last]
+        monitor = None
+        if monitored is not None:
+            from edge.monitor import Monitor
+
+            monitor = Monitor("127.0.0.1:0")
+            sinks.append(monitor.sink)
         # Asynchronous like the standalone throughput it is compared with, and opened the same way.
         with open_runner(bundle, row.backend, row.precision, **mode_options(row.backend, THROUGHPUT)) as runner:
             timed = TimedRunner(runner)
-            pipeline = Pipeline(source, timed, decision_threshold(bundle, row.backend, row.precision), [first, journal, last],
-                                mode="every-frame", max_frames=settings.stream_frames,
+            threshold = decision_threshold(bundle, row.backend, row.precision)
+            pipeline = Pipeline(source, timed, threshold, sinks, mode="every-frame", max_frames=settings.stream_frames,
                                 localization_threshold=bundle.spec.localization_threshold)
-            summary = pipeline.run()
+            if monitor is None:
+                summary = pipeline.run()
+            else:
+                summary = _run_watched(monitor, pipeline, bundle, row, threshold, sinks, monitored)
             jobs = runner.jobs
         journal.close()
     return summary, source, timed, first, last, jobs
+
+
+def _run_watched(monitor: Any, pipeline: Any, bundle: Bundle, row: Any, threshold: float, sinks: list[Any],
+                 monitored: dict) -> Any:
+    """Run ``pipeline`` with ``monitor`` serving and one client watching it from start to end."""
+    from edge.bench.monitor import WatchingClient
+
+    monitor.start({"model": bundle.folder.name, "backend": row.backend, "precision": row.precision}, threshold,
+                  pipeline.queue_depth, sinks, localizes=bundle.spec.localizes)
+    try:
+        with WatchingClient(monitor.url()) as client:
+            summary = pipeline.run()
+        monitored["counted"] = sum(monitor.state.counts().decisions.values())
+        monitored["client_bytes"] = sum(client.bytes.values())
+    finally:
+        monitor.close()
+    return summary
 
 
 def _frame_to_decision(first: ClockSink) -> tuple[dict[str, Any], float | None]:
@@ -191,7 +222,17 @@ def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[
               "postprocess": post, "sink": sink}
     unpaced_f2d, unpaced_tail = _frame_to_decision(first)
     f2d, tail = _frame_to_decision(paced_first)
+    monitor = None
+    if settings.serve:
+        from edge.bench.monitor import compare_monitor
+
+        def one_run(rate: float | None, monitored: dict | None) -> tuple[Any, list]:
+            outcome = _run(bundle, settings, row, rate, monitored)
+            return outcome[0], outcome[3].events
+
+        monitor = compare_monitor(one_run, paced_rate, log)
     return {
+        "monitor": monitor,
         "status": "ok", "reason": None, "source": Path(settings.stream).name, "backend": row.backend,
         "precision": row.precision, "mode": "every-frame", "frames": summary.frames, "decisions": len(decided),
         "faults": summary.faults, "dropped": summary.dropped, "fault_reasons": summary.fault_reasons,

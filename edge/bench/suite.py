@@ -64,6 +64,8 @@ class BenchSettings:
     data: Path | None = None
     stream: Path | None = None
     stream_frames: int | None = None
+    serve: bool = False  # with stream: the stream again with the `gainctl run --serve` monitor and one client
+    robustness: bool = False  # with data: each row's decisions under the camera perturbations
 
     def budget(self, share: int = 1) -> measure.Budget:
         """The budget of one round (``share`` = number of rounds), at least one run each."""
@@ -77,7 +79,8 @@ class BenchSettings:
         return {"backends": list(self.backends), "precisions": list(self.precisions),
                 "batches": list(self.batches), "runs": self.runs, "duration_s": self.duration_s,
                 "warmup": self.warmup, "rounds": self.rounds, "threads": self.threads,
-                "data": str(self.data) if self.data else None, "stream": str(self.stream) if self.stream else None}
+                "data": str(self.data) if self.data else None, "stream": str(self.stream) if self.stream else None,
+                "robustness": self.robustness, "serve": self.serve}
 
 
 @dataclass
@@ -243,6 +246,8 @@ def _bench_batch(bundle: Bundle, settings: BenchSettings, batch: int, references
                     f"{(item.row.throughput or {}).get('fps', 0):.1f} img/s")
         if split is not None:
             _accuracy(bundle, measured, split, batch)
+            if settings.robustness:
+                _robustness(bundle, measured, split, batch, log)
     finally:
         for item in measured:
             _close(item.runner)
@@ -274,7 +279,7 @@ def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> 
     for item in measured:
         if item.row.ok:
             _guard(item, lambda: setattr(item, "decisions",
-                                         predict(item.runner, split, batch, item.runner.input_spec.name)))
+                                         predict(item.runner, split.images, batch, item.runner.input_spec.name)))
     by_key = {(i.row.backend, i.row.precision): i for i in measured if i.decisions is not None}
     for item in measured:
         if item.decisions is None:
@@ -288,6 +293,26 @@ def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> 
             reference = flagged(ref.decisions[0], _threshold(bundle, *ref_key))
         prob, maps = item.decisions
         item.row.accuracy = scores(prob, maps, split, threshold, reference, " ".join(ref_key) if ref else None)
+
+
+def _robustness(bundle: Bundle, measured: list[_Live], split: Any, batch: int, log: Callable[[str], None]) -> None:
+    """Each row's decisions on the test split under the export's camera perturbations (edge/bench/robustness.py)."""
+    from edge.bench.accuracy import predict
+    from edge.bench.robustness import measure
+
+    for item in measured:
+        if not item.row.ok:
+            continue
+        runner = item.runner
+
+        def score(frames: Any) -> Any:
+            return predict(runner, frames, batch, runner.input_spec.name)[0]
+
+        _guard(item, lambda: setattr(item.row, "robustness", measure(
+            score, split.images, split.labels, _threshold(bundle, item.row.backend, item.row.precision)).to_dict()))
+        if item.row.robustness:
+            worst = min(item.row.robustness["perturbations"].items(), key=lambda kv: kv[1]["agreement"])
+            log(f"{item.row.label}: lowest agreement under the camera {worst[1]['agreement']:.3f} ({worst[0]})")
 
 
 def _threshold(bundle: Bundle, backend: str, precision: str) -> float:

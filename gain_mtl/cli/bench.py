@@ -35,7 +35,10 @@ def _csv(kind: type = str):
 @click.option("--batch", "batches", default="1", show_default=True, callback=_csv(int), help="Batch sizes, e.g. 1,4.")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (backends that take it).")
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False), help="Dataset folder: accuracy per row on its test split.")
+@click.option("--robustness", is_flag=True,
+              help="With --data: each row's decisions under the export's camera perturbations (JPEG, brightness, ...).")
 @click.option("--stream", type=click.Path(path_type=Path, dir_okay=False), help="Video: the end-to-end `gainctl run` pipeline on it.")
+@click.option("--serve", is_flag=True, help="With --stream: compare the stream without and with the `gainctl run --serve` monitor and one client.")
 @click.option("--duration", "duration_s", type=click.FloatRange(min=0, min_open=True), help="Seconds of latency runs per row.")
 @click.option("--runs", type=click.IntRange(min=1), help="Latency runs per row (default 100 when --duration is not given).")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0), help="Warm-up runs per row.")
@@ -48,7 +51,7 @@ def _csv(kind: type = str):
               help="Ed25519 public key (gainctl keygen): measure only a bundle signed by its private half.")
 @click.pass_context
 def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], precisions: tuple[str, ...],
-          batches: tuple[int, ...], threads: int | None, data: Path | None, stream: Path | None,
+          batches: tuple[int, ...], threads: int | None, data: Path | None, robustness: bool, stream: Path | None, serve: bool,
           duration_s: float | None, runs: int | None, warmup: int, rounds: int, checkpoint: Path | None,
           out: Path | None, trust_key: Path | None) -> None:
     """Benchmark a bundle on this device (or `gainctl bench compare A/report.json B/report.json ...`)."""
@@ -58,6 +61,10 @@ def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], pre
         raise click.UsageError("gainctl bench needs --model BUNDLE and --out DIR (or the `compare` subcommand)")
     if duration_s is not None and runs is not None:
         raise click.UsageError("give --duration or --runs, not both")
+    if robustness and data is None:
+        raise click.UsageError("--robustness measures on a test split: give --data DIR too")
+    if serve and stream is None:
+        raise click.UsageError("--serve compares stream runs: give --stream VIDEO too")
     from edge.backends import BackendError
     from edge.bench import BenchError, BenchSettings, run_bench, write_outputs
     from edge.bundle import BundleError
@@ -69,7 +76,7 @@ def bench(ctx: click.Context, model: Path | None, backends: tuple[str, ...], pre
         check_mirrors(bundle)
         settings = BenchSettings(backends=backends, precisions=precisions, batches=batches, runs=runs,
                                  duration_s=duration_s, warmup=warmup, rounds=rounds, threads=threads,
-                                 data=data, stream=stream)
+                                 data=data, stream=stream, robustness=robustness, serve=serve)
         references = []
         if "torch" in backends:
             from gain_mtl.bench_reference import TorchReference

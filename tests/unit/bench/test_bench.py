@@ -179,3 +179,31 @@ def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tm
     ratio = stream["frame_to_decision_ms"]["p99"] / stream["frame_to_decision_ms"]["p50"]
     assert stream["p99_over_p50"] == pytest.approx(ratio, rel=1e-2)
     assert "## Stream" in (tmp_path / "report.md").read_text()
+
+
+def test_robustness_rows_match_the_perturbed_frames_run_by_hand(tiny_bundle: Path, test_split: Path, tmp_path: Path) -> None:
+    """``--robustness`` re-runs each row on perturbed test frames; one perturbation checked by hand."""
+    from edge.bench.accuracy import flagged, load_test_split
+    from edge.bench.robustness import PERTURBATIONS, perturb
+
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["bench", "--model", str(tiny_bundle), "--backends", "onnxruntime",
+                                       "--precisions", "fp32", "--runs", "2", "--data", str(test_split),
+                                       "--robustness", "--out", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    row = read_report(out / "report.json").row("onnxruntime", "fp32", 1)
+    assert list(row.robustness["perturbations"]) == list(PERTURBATIONS)
+    bundle = load_bundle(tiny_bundle)
+    spec = bundle.spec.input
+    split = load_test_split(test_split, spec.height, spec.width, spec.channel_order)
+    threshold = bundle.threshold("fp32", "onnx")
+    with open_runner(bundle, "onnxruntime", "fp32") as runner:
+        def flags(images):
+            return flagged(np.concatenate([runner.infer({"image": images[i:i + 1]})["defect_prob"].reshape(-1)
+                                           for i in range(len(images))]), threshold)
+
+        clean, dark = flags(split.images), flags(perturb(split.images, "brightness-15%"))
+    assert row.robustness["perturbations"]["brightness-15%"]["flips"] == int(np.sum(clean != dark))
+    assert "## Robustness to the camera (test split)" in (out / "report.md").read_text()
+    missing = CliRunner().invoke(main, ["bench", "--model", str(tiny_bundle), "--robustness", "--out", str(tmp_path / "o")])
+    assert missing.exit_code == 2 and "--robustness measures on a test split: give --data DIR too" in missing.output
