@@ -1,7 +1,9 @@
 """``gainctl``: a thin click layer over library functions.
 
 Each subcommand lives in its own module and is imported only when invoked, so ``gainctl run`` on
-an inspection camera never imports torch.
+an inspection camera never imports torch. The camera's commands (``run``, ``bench``, ``keygen``)
+live in ``edge.cli``; ``bench`` is mounted through ``gain_mtl.cli.bench``, which adds the PyTorch
+reference row.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("gain_mtl.cli.train", "train", "Train GAIN-MTL with the multi-stage schedule."),
     "eval": ("gain_mtl.cli.evaluate", "eval_cmd", "Evaluate a checkpoint: classification, CAM, localization."),
     "export": ("gain_mtl.cli.export", "export", "Export a checkpoint to a model bundle (ONNX, OpenVINO, INT8)."),
-    "run": ("gain_mtl.cli.run", "run", "Stream camera frames through a bundle to accept/reject decisions."),
+    "run": ("edge.cli.run", "run", "Stream camera frames through a bundle to accept/reject decisions."),
     "bench": ("gain_mtl.cli.bench", "bench", "Benchmark a bundle's latency and throughput on this device."),
-    "keygen": ("gain_mtl.cli.keygen", "keygen", "Make an Ed25519 key pair to sign bundles (export) and check them (run, bench)."),
+    "keygen": ("edge.cli.keygen", "keygen", "Make an Ed25519 key pair to sign bundles (export) and check them (run, bench)."),
 }
 
 
@@ -39,7 +41,7 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("gain_mtl.cli"):
+            if exc.name and exc.name.startswith(("gain_mtl.cli", "edge.cli")):
                 return _not_built(name)
             raise missing_extra(name, exc) or exc
         return getattr(module, attr)

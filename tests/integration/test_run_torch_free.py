@@ -14,7 +14,7 @@ HOOK = '''
 import sys
 
 # The CLI plumbing `run` needs; each of these imports click and the standard library alone.
-ALLOWED = {"gain_mtl", "gain_mtl.__main__", "gain_mtl.cli", "gain_mtl.cli.run", "gain_mtl.cli.errors",
+ALLOWED = {"gain_mtl", "gain_mtl.__main__", "gain_mtl.cli", "gain_mtl.cli.errors",
            "gain_mtl.cli.extras", "gain_mtl.cli.library_log"}
 
 

@@ -15,7 +15,7 @@ import click
 
 from edge.backends import BACKEND_NAMES
 from edge.bundle import PRECISIONS
-from gain_mtl.cli.errors import InputError
+from edge.cli.errors import InputError
 
 
 @click.command("run")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gain_mtl.cli.errors import InputError
+from edge.cli.errors import InputError
 
 
 @click.command("keygen")
