@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from calibration.errors import CalibrationError
+from edge.decision import flagged
 
 PROB_OUTPUT = "defect_prob"
 
@@ -74,7 +75,7 @@ def compare(
     differ = sorted(set(fp32) ^ set(quantized))
     if differ:
         raise CalibrationError(f"FP32 and {precision} outputs differ in names: {differ}")
-    decisions = [out[PROB_OUTPUT] >= thr for out, thr in zip((fp32, quantized), thresholds)]
+    decisions = [flagged(out[PROB_OUTPUT], thr) for out, thr in zip((fp32, quantized), thresholds)]
     agreement = float(np.mean(decisions[0] == decisions[1]))
     diffs = {
         name: float(np.max(np.abs(fp32[name].astype(np.float64) - quantized[name].astype(np.float64))))

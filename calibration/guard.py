@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.decision import flagged
+
 
 # Picks a model's threshold from its validation scores and labels: the export's target-recall rule.
 ThresholdRule = Callable[[np.ndarray, np.ndarray], float]
@@ -40,7 +42,7 @@ def guard_metric(prob: np.ndarray, samples: Sequence[GuardSample], rule: Thresho
     """
     labels = np.concatenate([s.labels for s in samples])
     reference = np.concatenate([s.fp32_decisions for s in samples])
-    decisions = prob >= rule(prob, labels)
+    decisions = flagged(prob, rule(prob, labels))
     positives = labels == 1
     recall = float(decisions[positives].mean()) if positives.any() else 1.0
     agreement = float((decisions == reference).mean())

@@ -295,7 +295,7 @@ class Bundle:
 
         ``precision`` is that of the artifact, not of the run: a backend that derives a precision
         from another artifact (TensorRT FP16 from the FP32 ONNX) says so in its ``BackendInfo``,
-        and ``edge.backends.decision_threshold`` resolves it before asking here.
+        and ``edge.backends.select`` resolves it before asking here.
         """
         thresholds = self.spec.thresholds
         if format in thresholds.get(precision, {}):
@@ -332,44 +332,6 @@ def load_bundle(folder: str | os.PathLike, verify: bool = True) -> Bundle:
     if verify:
         bundle.verify()
     return bundle
-
-
-def spec_from_onnx(path: str | os.PathLike) -> BundleSpec:
-    """The bundle description mirrored into an ONNX file's metadata_props.
-
-    Uses onnx when installed, else onnxruntime's custom metadata map, so a camera with only
-    onnxruntime can read it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise BundleError(f"{path}: ONNX file not found")
-    props: dict[str, str]
-    try:
-        import onnx
-
-        model = onnx.load(str(path), load_external_data=False)
-        props = {p.key: p.value for p in model.metadata_props}
-    except ImportError:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise BundleError("reading ONNX metadata needs onnx or onnxruntime: pip install 'gain-mtl[edge]'") from exc
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        props = dict(session.get_modelmeta().custom_metadata_map)
-    if METADATA_KEY not in props:
-        raise BundleError(f"{path}: no '{METADATA_KEY}' entry in metadata_props; it was not exported by gainctl export")
-    return BundleSpec.from_json(props[METADATA_KEY], f"{path} (metadata_props)")
-
-
-def spec_from_openvino(path: str | os.PathLike) -> BundleSpec:
-    """The bundle description mirrored into an OpenVINO IR's rt_info."""
-    from edge.backends.openvino import import_openvino
-
-    ov = import_openvino()
-    model = ov.Core().read_model(str(path))
-    if not model.has_rt_info([METADATA_KEY]):
-        raise BundleError(f"{path}: no '{METADATA_KEY}' entry in rt_info; it was not exported by gainctl export")
-    return BundleSpec.from_json(model.get_rt_info([METADATA_KEY]).astype(str), f"{path} (rt_info)")
 
 
 def mirror_into_onnx(model: Any, spec: BundleSpec) -> None:

@@ -53,10 +53,11 @@ def decide(outputs: Dict[str, np.ndarray], threshold: float, frame_size: Tuple[i
     ``regions`` at all: its map would box noise.
     """
     score = float(np.asarray(outputs["defect_prob"]).reshape(-1)[0])
-    if not valid_scores(score):
+    decision = decision_of(score, threshold)
+    if decision == FAULT:
         return fault(REASON_INVALID_OUTPUT)
     peak = attention_peak(np.asarray(outputs["attention_map"]), frame_size)
-    if accepts(score, threshold):
+    if decision == ACCEPT:
         return Verdict(decision=ACCEPT, score=score, attention_peak=peak)
     regions = (None if localization_threshold is None else
                defect_regions(np.asarray(outputs["localization_map"]), frame_size, localization_threshold))
@@ -77,6 +78,22 @@ def accepts(scores: ArrayLike, threshold: float) -> np.ndarray:
     """
     s = np.asarray(scores, dtype=np.float64)
     return valid_scores(s) & (s < threshold)
+
+
+def flagged(scores: ArrayLike, threshold: float) -> np.ndarray:
+    """Where the line does not accept the part: a reject or a fault (what recall and agreement count).
+
+    Every place that turns scores into decisions (the INT8 gate and guard, the export, evaluation,
+    the bench) calls this, so a NaN counts as stopped everywhere, as it is on the line.
+    """
+    return ~accepts(scores, threshold)
+
+
+def decision_of(score: float, threshold: float) -> str:
+    """``accept``, ``reject`` or ``fault`` for one score: the verdict ``decide`` gives it."""
+    if not valid_scores(score):
+        return FAULT
+    return ACCEPT if accepts(score, threshold) else REJECT
 
 
 def map2d(m: np.ndarray) -> np.ndarray:

@@ -11,14 +11,54 @@ decide at another threshold says so with ``--threshold``, and the events record 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from edge.backends import BACKENDS
-from edge.bundle import BUNDLE_FILE, Bundle, BundleError, BundleSpec, spec_from_onnx, spec_from_openvino
+from edge.backends.openvino import import_openvino
+from edge.bundle import BUNDLE_FILE, METADATA_KEY, Bundle, BundleError, BundleSpec
 
 # The fields of the description that change a decision or its regions.
 DECISION_FIELDS = ("thresholds", "outputs", "input", "localization_threshold")
+
+
+def spec_from_onnx(path: str | os.PathLike) -> BundleSpec:
+    """The bundle description mirrored into an ONNX file's metadata_props.
+
+    Uses onnx when installed, else onnxruntime's custom metadata map, so a camera with only
+    onnxruntime can read it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: ONNX file not found")
+    props: dict[str, str]
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        props = {p.key: p.value for p in model.metadata_props}
+    except ImportError:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BundleError("reading ONNX metadata needs onnx or onnxruntime: pip install 'gain-mtl[edge]'") from exc
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        props = dict(session.get_modelmeta().custom_metadata_map)
+    if METADATA_KEY not in props:
+        raise BundleError(f"{path}: no '{METADATA_KEY}' entry in metadata_props; it was not exported by gainctl export")
+    return BundleSpec.from_json(props[METADATA_KEY], f"{path} (metadata_props)")
+
+
+def spec_from_openvino(path: str | os.PathLike) -> BundleSpec:
+    """The bundle description mirrored into an OpenVINO IR's rt_info."""
+    ov = import_openvino()
+    model = ov.Core().read_model(str(path))
+    if not model.has_rt_info([METADATA_KEY]):
+        raise BundleError(f"{path}: no '{METADATA_KEY}' entry in rt_info; it was not exported by gainctl export")
+    return BundleSpec.from_json(model.get_rt_info([METADATA_KEY]).astype(str), f"{path} (rt_info)")
+
+
 # artifact format -> how to read the description mirrored into such a file
 READERS = {"onnx": spec_from_onnx, "openvino": spec_from_openvino}
 

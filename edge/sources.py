@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterator, List, Optional
 import numpy as np
 
 from edge.events import REASON_SOURCE_LOST, REASON_UNREADABLE
+from edge.layout import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
 
 
@@ -48,11 +48,13 @@ class Backoff:
     give_up_after_s: Optional[float] = None  # None: retry for ever (a camera on a line comes back)
 
 
+# How a source reports on itself (lost, back, gave up): ``report(message, **detail)``. Passed in by
+# whoever reads the frames, so status flows forward with them, never back into the source.
 StatusFn = Callable[..., None]
 
 
-def _ignore(*args: Any, **kwargs: Any) -> None:
-    return None
+def ignore_status(message: str, **detail: Any) -> None:
+    """The status handler of a reader that has no use for a source's reports."""
 
 
 class Source:
@@ -64,7 +66,6 @@ class Source:
 
     def __init__(self) -> None:
         self._stop = threading.Event()
-        self.on_status: StatusFn = _ignore
 
     def stop(self) -> None:
         self._stop.set()
@@ -76,7 +77,8 @@ class Source:
     def open(self) -> None:
         """Open now, so a source that does not exist is a configuration error at start."""
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, report: StatusFn = ignore_status) -> Iterator[Frame]:
+        """The frames, in capture order; ``report`` hears about the source's own trouble."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -108,7 +110,7 @@ class CaptureSource(Source):
             self._cap.release()
             self._cap = None
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, report: StatusFn = ignore_status) -> Iterator[Frame]:
         if self._cap is None:
             self.open()
         next_id = 0
@@ -117,7 +119,7 @@ class CaptureSource(Source):
             try:
                 ok, image = self._cap.read()
             except Exception as exc:  # a driver that raises has failed to deliver, like a read that fails
-                self.on_status("source_error", source=self.name, frame=next_id, error=repr(exc))
+                report("source_error", source=self.name, frame=next_id, error=repr(exc))
                 ok, image = False, None
             if ok and image is not None:
                 last_slot = time.monotonic()
@@ -126,18 +128,18 @@ class CaptureSource(Source):
                 continue
             if not self.live or self.stopped:
                 return
-            for frame in self._reconnect(next_id, last_slot):
+            for frame in self._reconnect(next_id, last_slot, report):
                 yield frame
                 next_id = frame.id + 1
                 last_slot = frame.t_capture
             if self._cap is None:  # gave up or stopped
                 return
 
-    def _reconnect(self, next_id: int, last_slot: float) -> Iterator[Frame]:
+    def _reconnect(self, next_id: int, last_slot: float, report: StatusFn) -> Iterator[Frame]:
         """Reopen with backoff; yield a source_lost fault per missed frame slot meanwhile."""
         started = time.monotonic()
         self.close()
-        self.on_status("source_lost", source=self.name, frame=next_id)
+        report("source_lost", source=self.name, frame=next_id)
         period = 1.0 / self.nominal_fps if self.nominal_fps > 0 else 0.0
         # The failed read is itself a frame that was not inspected.
         yield self._lost(next_id, last_slot + period if period else time.monotonic())
@@ -145,7 +147,7 @@ class CaptureSource(Source):
         delay = self.backoff.initial_s
         while not self.stopped:
             self._stop.wait(delay)
-            cap = self._try_open()
+            cap = self._try_open(report)
             missed = self._missed_slots(last_slot, period)
             for slot in missed:
                 yield self._lost(next_id, slot)
@@ -154,25 +156,25 @@ class CaptureSource(Source):
                 last_slot = missed[-1]
             if cap is not None:
                 self._cap = cap
-                self.on_status("source_reconnected", source=self.name, outage_s=round(time.monotonic() - started, 3))
+                report("source_reconnected", source=self.name, outage_s=round(time.monotonic() - started, 3))
                 return
             if not period:
                 yield self._lost(next_id, time.monotonic())
                 next_id += 1
             give_up = self.backoff.give_up_after_s
             if give_up is not None and time.monotonic() - started >= give_up:
-                self.on_status("source_gave_up", source=self.name, outage_s=round(time.monotonic() - started, 3))
+                report("source_gave_up", source=self.name, outage_s=round(time.monotonic() - started, 3))
                 return
             delay = min(delay * 2, self.backoff.max_s)
 
-    def _try_open(self) -> Any:
+    def _try_open(self, report: StatusFn) -> Any:
         """The reopened capture, or None while the device is away: an opener that raises included."""
         try:
             cap = self._opener()
             if cap is not None and cap.isOpened():
                 return cap
         except Exception as exc:
-            self.on_status("source_error", source=self.name, error=repr(exc))
+            report("source_error", source=self.name, error=repr(exc))
         return None
 
     @staticmethod
@@ -210,7 +212,7 @@ class ImageFolderSource(Source):
             where = "this folder or its subfolders" if self.recursive else "this folder (--recursive looks in subfolders)"
             raise SourceError(f"{self.folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in {where}")
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, report: StatusFn = ignore_status) -> Iterator[Frame]:
         import cv2
 
         if not self.files:

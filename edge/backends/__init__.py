@@ -107,12 +107,6 @@ def choose_backend(bundle: Bundle, backend: str, precision: str) -> BackendInfo:
     return info
 
 
-def decision_threshold(bundle: Bundle, backend: str, precision: str) -> float:
-    """The threshold chosen at export for the model file ``backend`` loads in ``precision``."""
-    info = choose_backend(bundle, backend, precision)
-    return bundle.threshold(info.source(bundle, precision) or precision, info.artifact_format)
-
-
 # Fastest first, on every backend the table lists: what ``gainctl run`` takes when no precision is asked.
 SPEED_ORDER = ("int8", "fp16", "fp32")
 
@@ -140,6 +134,10 @@ class Selection:
 
     def describe(self) -> str:
         return f"{self.backend.name}/{self.precision} {self.artifact.name} (threshold {self.threshold:.4f})"
+
+    def open(self, bundle: Bundle, **options: Any) -> Runner:
+        """A runner of this model file (not yet activated: use it in ``with``); ``options`` as the runner takes them."""
+        return self.backend.load_runner_class().for_bundle(bundle, self.artifact, self.precision, **options)
 
 
 def select(bundle: Bundle, backend: str = "auto", precision: str = "auto") -> Selection:
@@ -175,12 +173,9 @@ def open_runner(bundle: Bundle | str | os.PathLike, backend: str = "auto", preci
     """A runner (not yet activated: use it in ``with``) for ``bundle`` on ``backend``."""
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(Path(bundle))
-    info = choose_backend(bundle, backend, precision)
-    source = info.source(bundle, precision)
-    artifact = bundle.artifact(info.artifact_format, source)
-    return info.load_runner_class().for_bundle(bundle, artifact, precision, **options)
+    return select(bundle, backend, precision).open(bundle, **options)
 
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "SPEED_ORDER", "BackendError", "BackendInfo", "Runner", "Selection",
-           "available_here", "backend_info", "choose_backend", "decision_threshold", "open_runner", "passed_gates",
+           "available_here", "backend_info", "choose_backend", "open_runner", "passed_gates",
            "select"]

@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy as np
 
-from edge.bench.accuracy import flagged, recall_precision
+from edge.decision import flagged
+from edge.metrics import decision_metrics
 
 Perturb = Callable[[np.ndarray], np.ndarray]
 
@@ -144,8 +145,8 @@ class Robustness:
 
 
 def _rates(flag: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
-    recall, precision = recall_precision(flag, labels)
-    return {"recall": recall, "precision": precision}
+    metrics = decision_metrics(flag, labels)
+    return {"recall": metrics["recall"], "precision": metrics["precision"]}
 
 
 def measure(score: Callable[[np.ndarray], np.ndarray], frames: np.ndarray, labels: np.ndarray, threshold: float,

@@ -30,6 +30,7 @@ import numpy as np
 from edge.bench.stats import summarize
 from edge.bundle import Bundle
 from edge.sinks.base import Sink
+from edge.sources import StatusFn, ignore_status
 
 RESIZE_SAMPLES = 50
 PACE_FRACTION = 0.8
@@ -47,14 +48,8 @@ class TimedSource:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._source, name)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "on_status":  # the pipeline hooks the real source's status reports
-            setattr(self._source, name, value)
-        else:
-            super().__setattr__(name, value)
-
-    def frames(self) -> Iterator[Any]:
-        iterator = iter(self._source.frames())
+    def frames(self, report: StatusFn = ignore_status) -> Iterator[Any]:
+        iterator = iter(self._source.frames(report))
         next_slot = time.monotonic()
         while True:
             start = time.perf_counter()
@@ -130,8 +125,8 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None, monito
     With a ``monitored`` dict the run has the ``--serve`` monitor and one watching client
     (edge/bench/monitor.py); the dict gets the decisions the monitor counted and the client's bytes.
     """
-    from edge.backends import decision_threshold, open_runner
-    from edge.bench.suite import THROUGHPUT, mode_options
+    from edge.backends import select
+    from edge.bench.modes import THROUGHPUT, mode_options
     from edge.pipeline import Pipeline
     from edge.sinks.journal import JournalSink
     from edge.sources import open_source
@@ -148,9 +143,10 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None, monito
             monitor = Monitor("127.0.0.1:0")
             sinks.append(monitor.sink)
         # Asynchronous like the standalone throughput it is compared with, and opened the same way.
-        with open_runner(bundle, row.backend, row.precision, **mode_options(row.backend, THROUGHPUT)) as runner:
+        selection = select(bundle, row.backend, row.precision)
+        threshold = selection.threshold
+        with selection.open(bundle, **mode_options(row.backend, THROUGHPUT)) as runner:
             timed = TimedRunner(runner)
-            threshold = decision_threshold(bundle, row.backend, row.precision)
             pipeline = Pipeline(source, timed, threshold, sinks, mode="every-frame", max_frames=settings.stream_frames,
                                 localization_threshold=bundle.spec.localization_threshold)
             if monitor is None:

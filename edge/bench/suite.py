@@ -16,25 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
+from edge.backends import BACKEND_NAMES, select
 from edge.bench import measure
+from edge.bench.accuracy import load_test_split, predict, scores
 from edge.bench.fingerprint import device_fingerprint
+from edge.bench.modes import LATENCY, THROUGHPUT, mode_options
 from edge.bench.schema import BenchError, Report, Row
 from edge.bench.stats import summarize
+from edge.bench.stream import bench_stream
 from edge.bundle import BUNDLE_FILE, Bundle, BundleError, sha256_file, utc_now
+from edge.decision import flagged
+from edge.metrics import LOC_THRESHOLD
 
 # The row everyone else is compared with.
 REFERENCE = "torch"
-# How a backend with a performance hint is opened for latency (one request) and for throughput
-# (the runtime's optimal number of requests); a backend without one runs as it is for both.
-LATENCY = {"hint": "LATENCY", "jobs": 1}
-THROUGHPUT = {"hint": "THROUGHPUT", "jobs": 0}
-
-
-def mode_options(backend: str, mode: dict[str, Any]) -> dict[str, Any]:
-    """``mode`` for a backend whose runner takes a performance hint, else nothing."""
-    from edge.backends import BACKEND_NAMES, backend_info
-
-    return dict(mode) if backend in BACKEND_NAMES and backend_info(backend).takes("hint") else {}
 
 
 class ReferenceBackend(Protocol):
@@ -96,12 +91,11 @@ class _Live:
 
 def _edge_opener(bundle: Bundle, backend: str, precision: str, threads: int | None) -> Callable[[dict[str, Any]], Any]:
     """A function opening a runner for (backend, precision) with extra options; BackendError if impossible."""
-    from edge.backends import choose_backend, open_runner
-
-    base = choose_backend(bundle, backend, precision).options_for(threads=threads)
+    selection = select(bundle, backend, precision)
+    base = selection.backend.options_for(threads=threads)
 
     def opener(options: dict[str, Any]) -> Any:
-        return open_runner(bundle, backend, precision, **{**base, **options})
+        return selection.open(bundle, **{**base, **options})
 
     return opener
 
@@ -135,8 +129,6 @@ def _rss_now() -> int:
 def run_bench(bundle: Bundle, settings: BenchSettings, references: Sequence[ReferenceBackend] = (),
               command: str = "", log: Callable[[str], None] = lambda _: None) -> Report:
     """Measure every requested row of ``bundle``; the Report is returned, not written."""
-    from edge.backends import BACKEND_NAMES
-
     known = set(BACKEND_NAMES) | {REFERENCE} | {r.name for r in references}
     unknown = [b for b in settings.backends if b not in known]
     if unknown:
@@ -144,8 +136,6 @@ def run_bench(bundle: Bundle, settings: BenchSettings, references: Sequence[Refe
     reference_by_name = {r.name: r for r in references}
     split = None
     if settings.data is not None:
-        from edge.bench.accuracy import load_test_split
-
         spec = bundle.spec.input
         split = load_test_split(settings.data, spec.height, spec.width, spec.channel_order)
         log(f"test split: {len(split.labels)} images from {settings.data}")
@@ -157,8 +147,6 @@ def run_bench(bundle: Bundle, settings: BenchSettings, references: Sequence[Refe
     report = Report(device=device_fingerprint(), bundle=describe_bundle(bundle), settings=settings.describe(),
                     rows=rows, command=command, created=utc_now())
     if settings.stream is not None:
-        from edge.bench.stream import bench_stream
-
         report.stream = bench_stream(bundle, settings, rows, log)
     report.notes.append(f"{os.cpu_count()} logical cores; other processes on this machine were not stopped, "
                         "so absolute numbers drift between runs: compare ratios within one report.")
@@ -274,8 +262,7 @@ def _throughput(item: _Live, batch: int, settings: BenchSettings) -> None:
 
 
 def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> None:
-    from edge.bench.accuracy import flagged, predict, scores
-
+    loc_threshold = bundle.spec.localization_threshold or LOC_THRESHOLD
     for item in measured:
         if item.row.ok:
             _guard(item, lambda: setattr(item, "decisions",
@@ -292,12 +279,12 @@ def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> 
         if ref is not None:
             reference = flagged(ref.decisions[0], _threshold(bundle, *ref_key))
         prob, maps = item.decisions
-        item.row.accuracy = scores(prob, maps, split, threshold, reference, " ".join(ref_key) if ref else None)
+        item.row.accuracy = scores(prob, maps, split, threshold, loc_threshold, reference,
+                                   " ".join(ref_key) if ref else None)
 
 
 def _robustness(bundle: Bundle, measured: list[_Live], split: Any, batch: int, log: Callable[[str], None]) -> None:
     """Each row's decisions on the test split under the export's camera perturbations (edge/bench/robustness.py)."""
-    from edge.bench.accuracy import predict
     from edge.bench.robustness import measure
 
     for item in measured:
@@ -317,9 +304,7 @@ def _robustness(bundle: Bundle, measured: list[_Live], split: Any, batch: int, l
 
 def _threshold(bundle: Bundle, backend: str, precision: str) -> float:
     """The deployed threshold of a row; the PyTorch reference runs the graph the FP32 ONNX holds."""
-    from edge.backends import decision_threshold
-
-    return bundle.threshold("fp32", "onnx") if backend == REFERENCE else decision_threshold(bundle, backend, precision)
+    return bundle.threshold("fp32", "onnx") if backend == REFERENCE else select(bundle, backend, precision).threshold
 
 
 def _speedups(rows: list[Row]) -> None:

@@ -78,15 +78,13 @@ def write_predictions(pred, samples, threshold: float, path: Path) -> Path:
     import io
 
     from edge.atomic import atomic_write_text
-    from edge.decision import accepts
-    from edge.events import ACCEPT, REJECT
+    from edge.decision import decision_of
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("image", "label", "prob", "decision"))
     for sample, label, prob in zip(samples, pred.label, pred.prob):
-        writer.writerow((sample.image.name, int(label), f"{float(prob):.6g}",
-                         ACCEPT if accepts(float(prob), threshold) else REJECT))
+        writer.writerow((sample.image.name, int(label), f"{float(prob):.6g}", decision_of(float(prob), threshold)))
     return atomic_write_text(path, out.getvalue())
 
 
@@ -109,7 +107,7 @@ def evaluate_checkpoint(
     from edge.atomic import atomic_write_json
     from gain_mtl.data.dataset import DefectDataset
     from gain_mtl.data.transforms import build_eval_transform, input_normalization
-    from gain_mtl.evaluate.metrics import LOC_THRESHOLD
+    from edge.metrics import LOC_THRESHOLD
     from gain_mtl.evaluate.overlays import write_overlays
     from gain_mtl.evaluate.predict import predict
     from gain_mtl.evaluate.report import write_report

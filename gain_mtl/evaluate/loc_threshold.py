@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gain_mtl.evaluate.metrics import LOC_THRESHOLD, localization_metrics
+from edge.metrics import LOC_THRESHOLD, localization_metrics
 
 LOC_THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 

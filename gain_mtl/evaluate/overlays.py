@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gain_mtl.evaluate.metrics import minmax_normalise
+from edge.metrics import minmax_normalise
 
 COLUMNS = ("image", "GT mask", "CAM\nrelative: min-max per image", "attention\nrelative: min-max per image",
            "localization\nprobability, absolute 0..1")

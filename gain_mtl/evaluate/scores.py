@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gain_mtl.evaluate import metrics
+from edge import metrics
 from gain_mtl.evaluate.loc_threshold import choose_loc_threshold
 from gain_mtl.evaluate.predict import Predictions
 from gain_mtl.evaluate.threshold import ThresholdChoice

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from gain_mtl.evaluate.metrics import classification_metrics
+from edge.metrics import classification_metrics
 
 # Used when the validation split holds no defect, so no recall can be targeted.
 FALLBACK_THRESHOLD = 0.5

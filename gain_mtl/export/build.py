@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gain_mtl.evaluate.metrics import LOC_THRESHOLD
+from edge.metrics import LOC_THRESHOLD
 from gain_mtl.export.exporter import ExportError, RunData
 from gain_mtl.export.measure import (
     PARITY_TOLERANCE,
@@ -219,8 +219,9 @@ class BundleBuilder:
     def _guard_samples(self, fmt: str) -> list:
         """Validation batches with the ``fmt`` FP32 model's decisions, for an accuracy-controlled route."""
         from calibration.guard import guard_samples
+        from edge.decision import flagged
 
-        decisions = self.outputs[(fmt, "fp32")]["val"]["defect_prob"] >= self.thresholds["fp32"][fmt]
+        decisions = flagged(self.outputs[(fmt, "fp32")]["val"]["defect_prob"], self.thresholds["fp32"][fmt])
         return guard_samples(self.frames["val"], self.labels["val"], decisions)
 
     def _threshold_rule(self, prob: np.ndarray, labels: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gain_mtl.evaluate.metrics import LOC_THRESHOLD, auroc, classification_metrics, localization_metrics
+from edge.metrics import LOC_THRESHOLD, auroc, classification_metrics, localization_metrics
 
 # FP32 artifacts must match the torch graph this closely (issue: parity across runtimes).
 PARITY_TOLERANCE = {"defect_prob": 1e-4, "attention_map": 1e-3, "localization_map": 1e-3}

@@ -246,7 +246,7 @@ def train_step(model, batch: dict[str, torch.Tensor], optimizer, amp: Amp, loss_
 
 
 def _meta(config: Config, manifest, data_root: Path, val: dict[str, Any], epoch: int) -> dict[str, Any]:
-    from gain_mtl.evaluate.metrics import LOC_THRESHOLD
+    from edge.metrics import LOC_THRESHOLD
     from gain_mtl.evaluate.threshold import CHOICE_KEYS
 
     return {

@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.bundle import BundleError, load_bundle, spec_from_onnx, spec_from_openvino
+from edge.bundle import BundleError, load_bundle
+from edge.mirror import spec_from_onnx, spec_from_openvino
 from tests.integration.conftest import GUARD
 
 pytestmark = pytest.mark.slow
@@ -106,7 +107,8 @@ def test_calibration_set_is_held_out_and_stratified(int8_bundle, export_run, exp
 def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export_data, fmt):
     """Re-measured here with the edge runners, independently of the export's own gate."""
     from calibration.dataset import load_frame
-    from edge.backends import decision_threshold, open_runner
+    from edge.backends import open_runner, select
+    from edge.decision import flagged
     from gain_mtl.data.split import read_manifest
 
     bundle = load_bundle(int8_bundle)
@@ -117,7 +119,7 @@ def test_int8_agrees_with_fp32_on_test_decisions(int8_bundle, export_run, export
     for precision in ("fp32", "int8"):
         with open_runner(bundle, backend=backend, precision=precision) as runner:
             prob = runner.infer({"image": frames})["defect_prob"]
-        decisions[precision] = prob >= decision_threshold(bundle, backend, precision)
+        decisions[precision] = flagged(prob, select(bundle, backend, precision).threshold)
     agreement = float(np.mean(decisions["fp32"] == decisions["int8"]))
     gate = bundle.spec.calibration["gates"][fmt]
     assert gate["passed"] and abs(gate["agreement"] - agreement) < 1e-9  # the export measured the same

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.backends import decision_threshold, open_runner
+from edge.backends import open_runner, select
 from edge.bundle import load_bundle
 from edge.decision import decide
 from edge.preprocess import resize_frame
@@ -39,7 +39,7 @@ def offline_decisions(bundle_dir: Path, video: Path, backend: str) -> list[str]:
             if not ok:
                 break
             out = runner.infer({"image": resize_frame(frame, spec.width, spec.height)[None]})
-            decisions.append(decide(out, decision_threshold(bundle, backend, "fp32"), (frame.shape[1], frame.shape[0])).decision)
+            decisions.append(decide(out, select(bundle, backend, "fp32").threshold, (frame.shape[1], frame.shape[0])).decision)
     cap.release()
     return decisions
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge.bench import accuracy
-from edge.bench.accuracy import flagged, scores
-from edge.decision import accepts, decide
+from edge.bench.accuracy import scores
+from edge.decision import accepts, decide, flagged
 from edge.events import ACCEPT
 
 
@@ -18,7 +18,7 @@ def _split(labels: list[int]) -> accuracy.TestSplit:
 def test_invalid_scores_count_as_not_accepted_and_are_reported() -> None:
     prob = np.array([0.1, np.nan, 0.9, np.inf], dtype=np.float32)
     maps = np.zeros((4, 4, 4), np.float32)
-    result = scores(prob, maps, _split([0, 0, 1, 1]), 0.5, reference=np.array([False, False, True, True]),
+    result = scores(prob, maps, _split([0, 0, 1, 1]), 0.5, 0.5, reference=np.array([False, False, True, True]),
                     reference_name="torch fp32")
     assert result["faults"] == 2
     assert result["recall"] == 1.0 and result["precision"] == 2 / 3

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from edge.backends import BACKENDS, backend_info
-from edge.bench.suite import LATENCY, THROUGHPUT, mode_options
+from edge.bench.modes import LATENCY, THROUGHPUT, mode_options
 
 
 @pytest.mark.parametrize("info", BACKENDS, ids=lambda b: b.name)

@@ -183,7 +183,8 @@ def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tm
 
 def test_robustness_rows_match_the_perturbed_frames_run_by_hand(tiny_bundle: Path, test_split: Path, tmp_path: Path) -> None:
     """``--robustness`` re-runs each row on perturbed test frames; one perturbation checked by hand."""
-    from edge.bench.accuracy import flagged, load_test_split
+    from edge.bench.accuracy import load_test_split
+    from edge.decision import flagged
     from edge.bench.robustness import PERTURBATIONS, perturb
 
     out = tmp_path / "report"

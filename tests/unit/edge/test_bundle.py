@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import edge.backends
-from edge.backends import BackendInfo, decision_threshold
-from edge.bundle import (BUNDLE_FILE, SCHEMA_VERSION, BundleError, BundleSpec, InputSpec, load_bundle,
-                         spec_from_onnx, spec_from_openvino, write_bundle_json)
+from edge.backends import BackendInfo, select
+from edge.bundle import BUNDLE_FILE, SCHEMA_VERSION, BundleError, BundleSpec, InputSpec, load_bundle, write_bundle_json
+from edge.mirror import spec_from_onnx, spec_from_openvino
 
 
 def test_loads_and_verifies(tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +24,7 @@ def test_loads_and_verifies(tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPat
     # says so, not the bundle (it has no FP16 file, hence no FP16 threshold of its own).
     monkeypatch.setattr(BackendInfo, "installed", lambda self: True)
     monkeypatch.setattr(edge.backends, "has_nvidia_gpu", lambda: True)
-    assert decision_threshold(bundle, "tensorrt", "fp16") == 0.5
+    assert select(bundle, "tensorrt", "fp16").threshold == 0.5
     with pytest.raises(BundleError, match="no threshold for onnx/fp16"):
         bundle.threshold("fp16", "onnx")
     assert sorted(bundle.available()) == ["onnx/fp32", "openvino/fp32"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gain_mtl.evaluate import metrics as m
+from edge import metrics as m
 
 
 def test_classification_at_threshold_by_hand():

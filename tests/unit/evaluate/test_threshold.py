@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gain_mtl.evaluate import metrics as m
+from edge import metrics as m
 from gain_mtl.evaluate.loc_threshold import choose_loc_threshold
 from gain_mtl.evaluate.predict import Predictions
 from gain_mtl.evaluate.report import render_report
