@@ -52,6 +52,9 @@ class Event:
     run: str = ""                  # run id: (run, frame) identifies a decision across resends
     file: Optional[str] = None     # the image's path within an image folder source: which part it was
     detail: Dict[str, Any] = field(default_factory=dict)
+    # The station (camera) of a line with several; absent for a run of one source. Frame ids count
+    # per station, so (run, station, frame) identifies a decision.
+    station: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)

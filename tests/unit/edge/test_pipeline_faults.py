@@ -12,7 +12,7 @@ import pytest
 from edge.events import Event
 from edge.pipeline import LatencySample, Pipeline, RunnerUnresponsive, Summary
 from edge.sinks.base import FrameContext, Sink
-from edge.sources import Backoff, CaptureSource, Frame, Source
+from edge.sources import Backoff, CaptureSource, Frame, Source, StatusFn, ignore_status
 from tests.helpers.tiny_bundle import SyntheticCamera, synth_frame
 from tests.unit.edge.fakes import ListCapture, ScriptedRunner
 
@@ -180,7 +180,7 @@ class _BrokenSource(Source):
         super().__init__()
         self.runner = runner
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, report: StatusFn = ignore_status) -> Iterator[Frame]:
         yield self._frame(0)
         self._until(lambda: self.runner.infers == 1)   # frame 0 is in the runner
         yield self._frame(1)
@@ -211,7 +211,7 @@ def test_latest_mode_decides_captured_frames_after_a_capture_error() -> None:
 
 
 def test_latency_summary_keeps_a_bounded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("edge.pipeline.LATENCY_SAMPLE_SIZE", 5)
+    monkeypatch.setattr("edge.pipeline.stats.LATENCY_SAMPLE_SIZE", 5)
     sink = ListSink()
     runner = ScriptedRunner()
     runner.activate()

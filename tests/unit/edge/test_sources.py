@@ -16,8 +16,7 @@ def test_lost_camera_yields_source_lost_frames_and_reconnects() -> None:
     src = CaptureSource(cam.open, "synthetic camera", live=True, fps=100.0, backoff=Backoff(initial_s=0.05, max_s=0.1))
     cam.on_exhausted = src.stop
     statuses = []
-    src.on_status = lambda message, **detail: statuses.append(message)
-    frames = list(src.frames())
+    frames = list(src.frames(lambda message, **detail: statuses.append(message)))
     assert [f.id for f in frames] == list(range(len(frames)))           # no slot skipped
     real = [f for f in frames if f.image is not None]
     lost = [f for f in frames if f.image is None]
@@ -32,8 +31,7 @@ def test_gives_up_when_told_to() -> None:
     cam = SyntheticCamera(frames=5, outages={2: 60.0})
     src = CaptureSource(cam.open, "synthetic camera", live=True, backoff=Backoff(0.01, 0.02, give_up_after_s=0.1))
     statuses = []
-    src.on_status = lambda message, **detail: statuses.append(message)
-    frames = list(src.frames())
+    frames = list(src.frames(lambda message, **detail: statuses.append(message)))
     assert sum(f.image is not None for f in frames) == 2
     assert all(f.fault == "source_lost" for f in frames[2:]) and len(frames) > 2
     assert statuses[-1] == "source_gave_up"
@@ -83,8 +81,7 @@ def test_read_and_reopen_errors_go_through_reconnect() -> None:
     src = CaptureSource(opener, "raising camera", live=True, fps=100.0, backoff=Backoff(initial_s=0.02, max_s=0.05))
     cam.on_exhausted = src.stop
     statuses = []
-    src.on_status = lambda message, **detail: statuses.append(message)
-    frames = list(src.frames())
+    frames = list(src.frames(lambda message, **detail: statuses.append(message)))
     assert [f.id for f in frames] == list(range(len(frames)))
     assert sum(f.image is not None for f in frames) == 12
     assert all(f.fault == "source_lost" for f in frames if f.image is None) and len(frames) > 12
