@@ -69,6 +69,21 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def read_json(path: str | os.PathLike, error: Callable[[str], Exception], missing: str, fix: str = "") -> Any:
+    """The JSON document in ``path``; a missing or garbled file raises ``error`` naming the file.
+
+    ``missing`` says what the file should have been and where it comes from; ``fix`` what to do
+    about a file that is not JSON. Reports, manifests and bundles read back their own files so.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc}){'; ' + fix if fix else ''}") from None
+
+
 def holds_json(path: Path, key: str) -> bool:
     """Whether ``path`` is a JSON object with ``key``: how a caller recognises a manifest it wrote."""
     try:

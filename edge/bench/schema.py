@@ -7,10 +7,11 @@ newer report finds a field or is told which one is missing.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from edge.atomic import read_json
 
 SCHEMA_VERSION = "gain-mtl-bench/1"
 STATUSES = ("ok", "skipped", "failed")
@@ -110,11 +111,5 @@ def validate(data: Any, source: str = "report") -> None:
 
 
 def read_report(path: str | Path) -> Report:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BenchError(f"{path}: no such report; pass the report.json a `gainctl bench` run wrote") from None
-    except json.JSONDecodeError as exc:
-        raise BenchError(f"{path}: not valid JSON ({exc})") from None
+    data = read_json(path, BenchError, "no such report; pass the report.json a `gainctl bench` run wrote")
     return Report.from_json(data, str(path))

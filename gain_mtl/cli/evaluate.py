@@ -1,4 +1,4 @@
-"""``gainctl eval``: a thin click layer over :func:`gain_mtl.evaluate.evaluate.evaluate_checkpoint`."""
+"""``gainctl eval``: a thin click layer over :func:`gain_mtl.evaluation.evaluate_checkpoint`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gain_mtl.cli.errors import input_errors
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda")
 def eval_cmd(checkpoint: Path, data: Path, split: str, out: Path, samples: int, device: str) -> None:
     """Evaluate a checkpoint: classification, CAM, attention and localization metrics."""
-    from gain_mtl.evaluate.evaluate import evaluate_checkpoint
+    from gain_mtl.evaluation import evaluate_checkpoint
 
     with input_errors():
         m = evaluate_checkpoint(checkpoint, data, split, out, overlay_samples=samples, device=device)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
+from edge.atomic import read_json
 from gain_mtl.data.layout import DataError, Sample, data_root_of
 
 MANIFEST_FORMAT = "gain-mtl-split/1"
@@ -152,12 +153,7 @@ def write_manifest(manifest: SplitManifest, path: str | Path) -> Path:
 def read_manifest(path: str | Path, root: str | Path) -> SplitManifest:
     """Read a split manifest and check that every file it lists exists under ``root``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: split manifest not found; train once to make it") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc}); make a new split") from None
+    data = read_json(path, DataError, "split manifest not found; train once to make it", fix="make a new split")
     try:
         manifest = SplitManifest.from_json(data, root)
     except DataError as exc:

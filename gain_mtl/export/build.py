@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from edge.metrics import LOC_THRESHOLD
-from gain_mtl.export.exporter import ExportError, RunData
 from gain_mtl.export.measure import (
     PARITY_TOLERANCE,
     infer_batches,
@@ -27,6 +26,7 @@ from gain_mtl.export.measure import (
     run_torch,
     split_metrics,
 )
+from gain_mtl.export.trained_run import ExportError, RunData
 from gain_mtl.schedule import trains_localization
 
 log = logging.getLogger(__name__)

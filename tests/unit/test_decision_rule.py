@@ -51,7 +51,7 @@ def test_predictions_csv_writes_a_fault_for_an_invalid_score(tmp_path) -> None:
     from types import SimpleNamespace
     from pathlib import Path
 
-    from gain_mtl.evaluate.evaluate import write_predictions
+    from gain_mtl.evaluation import write_predictions
 
     pred = SimpleNamespace(label=np.array([0, 1, 1]), prob=np.array([0.1, 0.9, np.nan]))
     samples = [SimpleNamespace(image=Path(f"{n}.png")) for n in "abc"]

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from gain_mtl.cli import main
-from gain_mtl.evaluate.evaluate import EvalError, evaluate_checkpoint
+from gain_mtl.evaluation import EvalError, evaluate_checkpoint
 
 
 def _eval(tmp_path, *args):

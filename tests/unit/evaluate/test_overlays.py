@@ -69,7 +69,7 @@ def test_no_rows_is_refused(tmp_path: Path) -> None:
 
 
 def test_overlay_rows_are_spread_over_the_split_not_its_first_files():
-    from gain_mtl.evaluate.evaluate import spread
+    from gain_mtl.evaluation import spread
 
     assert spread(list(range(10)), 3) == [0, 4, 9]  # first, middle, last
     assert spread(list(range(100)), 5) == [0, 25, 50, 74, 99]

@@ -1,4 +1,9 @@
-"""``gainctl eval``: a checkpoint on a split -> metrics.json, report.md, overlays.png."""
+"""``gainctl eval``: a checkpoint on a split -> metrics.json, report.md, overlays.png.
+
+Beside the ``evaluate`` package, not in it: this workflow loads a checkpoint and its loaders from
+``train``, while training scores its validation epochs with ``evaluate``; kept apart, the two
+packages import one way (``train`` -> ``evaluate``).
+"""
 
 from __future__ import annotations
 
