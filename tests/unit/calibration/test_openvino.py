@@ -41,9 +41,11 @@ def test_guard_metric_is_the_worse_of_recall_and_agreement():
     at_half = lambda prob, labels: 0.5  # noqa: E731
     assert guard_metric(np.array([0.9, 0.1, 0.2, 0.8]), samples, at_half) == 0.5
     assert guard_metric(np.array([0.9, 0.9, 0.2, 0.8]), samples, at_half) == 1.0
-    # Judged at the threshold its own rule picks: every score shifted down by 0.3 loses nothing.
+    # Judged at the threshold its own rule picks: every score shifted down by 0.15 loses nothing.
     lowest_defect = lambda prob, labels: float(prob[labels == 1].min())  # noqa: E731
-    assert guard_metric(np.array([0.6, 0.6, -0.1, 0.6]), samples, lowest_defect) == 1.0
+    assert guard_metric(np.array([0.75, 0.75, 0.05, 0.75]), samples, lowest_defect) == 1.0
+    # A score outside [0, 1] is a fault on the line, which stops the part: not the accept FP32 gave.
+    assert guard_metric(np.array([0.75, 0.75, -0.1, 0.75]), samples, lowest_defect) == 0.75
 
 
 def test_accuracy_control_route_returns_a_quantized_model(small_onnx, uint8_batches):
