@@ -93,8 +93,7 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
             from edge.sinks.overlay import ShowSink
 
             opened.append(ShowSink(localizes=bundle.spec.localizes))
-        runner = info.load_runner_class().for_bundle(bundle, selection.artifact, selection.precision,
-                                                     **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
+        runner = selection.open(bundle, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
         _close_all(opened)
