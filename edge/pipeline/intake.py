@@ -17,6 +17,7 @@ The end of a station's capture is reported to the scheduler once its last frame 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional
@@ -133,6 +134,18 @@ class Intake:
                 if all(state.reported for state in self._lanes.values()):
                     return None
                 self._cv.wait()
+
+    def more(self, max_items: int, until: float) -> List[Pending]:
+        """Up to ``max_items`` further frames, waiting for them until ``until`` (monotonic) at most."""
+        taken: List[Pending] = []
+        with self._cv:
+            while len(taken) < max_items:
+                taken += self._take_ready(max_items - len(taken))
+                left = until - time.monotonic()
+                if len(taken) >= max_items or left <= 0:
+                    break
+                self._cv.wait(left)
+        return taken
 
     def _take_ready(self, max_items: int) -> List[Pending]:
         taken: List[Pending] = []

@@ -19,7 +19,7 @@ from edge.decision import DEFAULT_LOCALIZATION_THRESHOLD
 from edge.events import REASON_INFERENCE_TIMEOUT, status
 from edge.pipeline.dispatch import Dispatcher, StatusHandler, console
 from edge.pipeline.intake import Intake, Pending
-from edge.pipeline.scheduler import Scheduler
+from edge.pipeline.scheduler import BATCH_WAIT_S, Scheduler
 from edge.pipeline.station import Station, StationSpec
 from edge.pipeline.stats import Summary, combine
 from edge.pipeline.watchdog import INFERENCE_TIMEOUT_S, Watchdog
@@ -38,6 +38,8 @@ class Line:
     of any one event knows how it was decided (e.g. at a threshold set by hand, not the bundle's).
     ``status_handlers``: called with every status event the sinks receive (default: the console
     lines an operator must act on).
+    ``batch_wait_s``: with several stations, how long a batch may wait for the other stations'
+    frames (edge/pipeline/scheduler.py; never past a deadline).
     """
 
     def __init__(self, stations: Sequence[StationSpec], runner: Runner, threshold: float, sinks: Sequence[Sink], *,
@@ -45,7 +47,7 @@ class Line:
                  inference_timeout_s: float = INFERENCE_TIMEOUT_S,
                  localization_threshold: Optional[float] = DEFAULT_LOCALIZATION_THRESHOLD,
                  decision_detail: Optional[Dict[str, Any]] = None,
-                 status_handlers: Sequence[StatusHandler] = (console,)) -> None:
+                 status_handlers: Sequence[StatusHandler] = (console,), batch_wait_s: float = BATCH_WAIT_S) -> None:
         if not stations:
             raise ValueError("a line needs at least one source")
         names = [spec.name for spec in stations]
@@ -69,7 +71,8 @@ class Line:
                     watchdog=self.watchdog, dispatcher=self.dispatcher,
                     route=[*sinks, *spec.sinks] if own else None)
             for spec in stations]
-        self.scheduler = Scheduler(runner, self.intake, self.watchdog)
+        self.scheduler = Scheduler(runner, self.intake, self.watchdog, max_batch=len(self.stations),
+                                   batch_wait_s=batch_wait_s)
         self.stopping = False
         self._errors: List[BaseException] = []
         self._output_failed = False
@@ -87,6 +90,7 @@ class Line:
 
     def run(self) -> Summary:
         """Run to the end of every source (or ``stop()``); returns the summary once all is delivered."""
+        self.scheduler.warm_up()
         started = time.monotonic()
         threads = [self._thread("scheduler", self.scheduler.run, after=self._end_outputs)]
         outputs = []
@@ -120,6 +124,7 @@ class Line:
             summary = self.stations[0].tally.summary
         else:
             summary = combine({station.name: station.tally for station in self.stations}, elapsed_s)
+            summary.batches = dict(sorted(self.scheduler.batches.items()))
         summary.sink_errors = self.dispatcher.errors
         summary.sinks = self.dispatcher.queued_counters()
         return summary

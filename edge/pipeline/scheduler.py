@@ -4,12 +4,18 @@ One thread for the whole line, however many stations: it takes what the intake h
 frame already past its deadline, resizes (the graph normalises), waits for a free runner job
 (``Watchdog``) and submits asynchronously, so capture, inference and output overlap. Whatever
 goes wrong on the way is that frame's fault, and the run goes on.
+
+With several stations, frames that arrive together go to the runner as one batch (the bundle's
+model has a dynamic batch): up to ``max_batch`` frames, those waiting when a job is free plus those
+that come within ``batch_wait_s``. The wait is bounded by every deadline in the batch: it ends
+where the bigger batch's measured inference time would no longer fit before the earliest one (and
+is skipped while that time is unknown), so batching never costs a deadline.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -21,58 +27,104 @@ from edge.pipeline.watchdog import Watchdog
 from edge.preprocess import resize_frame
 
 
+# Long enough for frames of cameras triggered together (a few ms apart) to meet, short against
+# an inference (tens of ms on the CPUs of the reports), so free-running cameras lose little.
+BATCH_WAIT_S = 0.005
+# Weight of the newest inference time in the running estimate per batch size.
+_ESTIMATE_WEIGHT = 0.2
+
+
 class Scheduler:
     """Feeds ``runner`` from ``intake`` until every station's capture has ended."""
 
-    def __init__(self, runner: Runner, intake: Intake, watchdog: Watchdog) -> None:
+    def __init__(self, runner: Runner, intake: Intake, watchdog: Watchdog, max_batch: int = 1,
+                 batch_wait_s: float = BATCH_WAIT_S) -> None:
+        if max_batch < 1 or batch_wait_s < 0:
+            raise ValueError(f"a batch holds at least 1 frame and waits no negative time, got {max_batch}, {batch_wait_s}")
         self.runner, self.intake, self.watchdog = runner, intake, watchdog
+        self.max_batch, self.batch_wait_s = max_batch, batch_wait_s
         spec = runner.input_spec
         self.size = (spec.width, spec.height)
+        self.inference_s: Dict[int, float] = {}  # running estimate of an inference's time, by batch size
+        self.batches: Dict[int, int] = {}        # how many batches of each size were submitted
+
+    def warm_up(self) -> None:
+        """Run each batch size above 1 once before the first frame, so that a runner compiling per
+        batch size (OpenVINO) does so now and not on a frame's time; it also seeds the estimates."""
+        spec = self.runner.input_spec
+        for size in range(2, self.max_batch + 1):
+            started = time.monotonic()
+            self.runner.infer({spec.name: np.zeros(spec.shape(size), np.dtype(spec.dtype))})
+            self.inference_s[size] = time.monotonic() - started
 
     def run(self) -> None:
         while True:
-            batch = self.intake.take()
+            batch = self.intake.take(self.max_batch)
             if batch is None:
                 return
-            for pending in batch.items:
-                pending.lane.taken(pending)
-            ready = [p for p in batch.items if not p.done]
-            if ready:
-                self._start(ready)
+            fed = self._prepare_all(batch.items)
+            if fed:
+                self._submit(fed)
             for lane in batch.drained:
                 lane.drained()
 
-    def _start(self, pendings: List[Pending]) -> None:
-        """Submit the frames that are still worth inferring, as one feed."""
-        images, fed = [], []
+    def _prepare_all(self, pendings: List[Pending]) -> List[Tuple[Pending, np.ndarray]]:
+        fed = []
         for pending in pendings:
-            image = self._prepare(pending)
+            pending.lane.taken(pending)
+            image = None if pending.done else self._prepare(pending)
             if image is not None:
-                images.append(image)
-                fed.append(pending)
-        if not fed:
-            return
+                fed.append((pending, image))
+        return fed
+
+    def _submit(self, fed: List[Tuple[Pending, np.ndarray]]) -> None:
+        """Wait for a free job, top the batch up (bounded), and submit it as one feed."""
         taken = self.watchdog.take()
         if not taken:
-            for pending in fed:
+            for pending, _ in fed:
                 pending.resolve(verdict=fault(REASON_INFERENCE_TIMEOUT))  # unless its deadline came first
             if taken is False:
-                self.watchdog.expire(fed[0])  # no job came back within the bound
+                self.watchdog.expire(fed[0][0])  # no job came back within the bound
             return
+        if len(fed) < self.max_batch:
+            fed += self._prepare_all(self.intake.more(self.max_batch - len(fed), self._wait_until(fed)))
+        pendings = [pending for pending, _ in fed]
+        started = time.monotonic()
 
         def done(outputs: Optional[Dict[str, np.ndarray]], error: Optional[BaseException]) -> None:
             self.watchdog.done()
-            for i, pending in enumerate(fed):
+            if error is None:
+                previous = self.inference_s.get(len(pendings))
+                took = time.monotonic() - started
+                self.inference_s[len(pendings)] = took if previous is None else (
+                    previous + _ESTIMATE_WEIGHT * (took - previous))
+            for i, pending in enumerate(pendings):
                 if error is not None:
                     self._failed(pending, REASON_INFERENCE_ERROR, "inference_error", error)
                 else:
                     pending.resolve(outputs={name: value[i:i + 1] for name, value in outputs.items()})
 
-        feed = images[0][None] if len(images) == 1 else np.stack(images)
+        feed = fed[0][1][None] if len(fed) == 1 else np.stack([image for _, image in fed])
+        self.batches[len(fed)] = self.batches.get(len(fed), 0) + 1
         try:
             self.runner.submit({self.runner.input_spec.name: feed}, done)
         except Exception as exc:
             done(None, exc)
+
+    def _wait_until(self, fed: List[Tuple[Pending, np.ndarray]]) -> float:
+        """Until when to wait for more frames: ``batch_wait_s`` from now, and never past a deadline."""
+        now = time.monotonic()
+        if self.max_batch == 1:
+            return now
+        until = now + self.batch_wait_s
+        bigger = self.inference_s.get(len(fed) + 1)
+        for pending, _ in fed:
+            deadline_s = pending.lane.deadline_s
+            if deadline_s is not None:
+                if bigger is None:
+                    return now
+                until = min(until, pending.frame.t_capture + deadline_s - bigger)
+        return until
 
     def _prepare(self, pending: Pending) -> Optional[np.ndarray]:
         """The frame resized for the model; None when it is decided already (late, unreadable)."""

@@ -71,19 +71,24 @@ class Summary:
     # Queued sinks (webhook, MQTT) by name: delivered, pending, failures, refused, overflowed when
     # the summary was made (pending ones are still sent at close or by the next run).
     sinks: Dict[str, Dict[str, int]] = field(default_factory=dict)
-    # A line of several stations: each station's own summary, by station name (empty for one source).
+    # A line of several stations: each station's own summary, by station name, and how many batches
+    # of each size went to the runner (both empty, and left out of to_dict, for one source).
     stations: Dict[str, "Summary"] = field(default_factory=dict)
+    batches: Dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "stations"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("stations", "batches")}
         if self.stations:
             data["stations"] = {name: s.to_dict() for name, s in self.stations.items()}
+            data["batches"] = dict(self.batches)
         return data
 
     def format(self) -> str:
         text = self._counts()
         text += "".join(f"; {name}: " + " ".join(f"{k}={v}" for k, v in counts.items())
                         for name, counts in self.sinks.items())
+        if self.batches:
+            text += " batches " + " ".join(f"{size}x{count}" for size, count in self.batches.items())
         return text + "".join(f"\n  {name}: {s._counts()}" for name, s in self.stations.items())
 
     def _counts(self) -> str:

@@ -1,0 +1,122 @@
+"""A line of several stations on one runner: order per station, batching, a lost camera, names."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+
+from edge.backends import open_runner
+from edge.backends.base import Runner
+from edge.events import Event
+from edge.pipeline import Line, StationSpec
+from edge.pipeline.intake import Pending
+from edge.pipeline.scheduler import Scheduler
+from edge.sinks.base import FrameContext, Sink
+from edge.sources import Backoff, CaptureSource, Frame
+from tests.helpers.tiny_bundle import SyntheticCamera, defective_at, synth_frame
+from tests.unit.edge.fakes import ScriptedRunner
+
+
+class ListSink(Sink):
+    name = "list"
+
+    def __init__(self) -> None:
+        self.events: List[Event] = []
+
+    def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
+        self.events.append(event)
+
+    def decisions(self, station: str) -> List[Event]:
+        return [e for e in self.events if e.kind == "decision" and e.station == station]
+
+
+def _camera(cam: SyntheticCamera, live: bool = True, fps: float = 0.0, backoff: Optional[Backoff] = None) -> CaptureSource:
+    src = CaptureSource(cam.open, "synthetic camera", live=live, fps=fps, backoff=backoff or Backoff(0.05, 0.1))
+    cam.on_exhausted = src.stop
+    return src
+
+
+@pytest.fixture()
+def runner(tiny_bundle_dir: Path):
+    with open_runner(tiny_bundle_dir, "openvino", jobs=1) as r:
+        yield r
+
+
+def test_every_station_gets_each_frame_decided_once_in_order_and_frames_are_batched(runner: Runner) -> None:
+    sink = ListSink()
+    names = ("top", "side", "lane-3")
+    line = Line([StationSpec(_camera(SyntheticCamera(40, fps=100.0), fps=100.0), name) for name in names],
+                runner, 0.5, [sink])
+    summary = line.run()
+    for name in names:
+        decisions = sink.decisions(name)
+        assert [e.frame for e in decisions] == list(range(40))
+        assert [e.decision == "reject" for e in decisions] == [defective_at(i) for i in range(40)]
+        assert summary.stations[name].frames == 40 and summary.stations[name].faults == 0
+    assert summary.frames == 120 and summary.faults == 0
+    assert sum(size * count for size, count in summary.batches.items()) == 120
+    assert max(summary.batches) > 1                                  # frames that came together went together
+    final = [e for e in sink.events if e.kind == "status"][-1]
+    assert final.reason == "summary" and set(final.detail["stations"]) == set(names)
+
+
+def test_a_lost_camera_faults_its_own_slots_and_does_not_stall_the_others(runner: Runner) -> None:
+    sink = ListSink()
+    lost = SyntheticCamera(10_000, fps=50.0, outages={5: 60.0})      # unplugged after 5 frames, for good
+    good = SyntheticCamera(60, fps=50.0)
+    line = Line([StationSpec(_camera(lost, fps=50.0), "lost"), StationSpec(_camera(good, fps=50.0), "good")],
+                runner, 0.5, [sink], run_id="r")
+    done = threading.Event()
+    good_source = line.stations[1].source
+    stop_good = good_source.stop
+    good.on_exhausted = lambda: (stop_good(), done.set())
+    threading.Thread(target=lambda: (done.wait(10), time.sleep(0.3), line.stop()), daemon=True).start()
+    summary = line.run()
+    ok = sink.decisions("good")
+    assert [e.frame for e in ok] == list(range(60)) and all(e.decision != "fault" for e in ok)
+    assert max(e.latency_ms for e in ok) < 1000.0                    # never waited on the lost camera
+    gone = sink.decisions("lost")
+    assert [e.frame for e in gone] == list(range(len(gone)))
+    assert sum(e.decision != "fault" for e in gone) == 5
+    assert {e.reason for e in gone[5:]} == {"source_lost"} and len(gone) > 10
+    statuses = [(e.station, e.reason) for e in sink.events if e.kind == "status"]
+    assert ("lost", "source_lost") in statuses and ("good", "source_lost") not in statuses
+    assert summary.stations["lost"].fault_reasons == {"source_lost": len(gone) - 5}
+
+
+def test_stations_of_a_line_need_names_of_their_own(runner: Runner) -> None:
+    with pytest.raises(ValueError, match="name of its own"):
+        Line([StationSpec(_camera(SyntheticCamera(1)), "a"), StationSpec(_camera(SyntheticCamera(1)), "a")], runner, 0.5, [])
+    with pytest.raises(ValueError, match="station b"):
+        Line([StationSpec(_camera(SyntheticCamera(1)), "a"), StationSpec(_camera(SyntheticCamera(1)), "b", deadline_ms=-1)],
+             runner, 0.5, [])
+
+
+def test_a_station_s_own_sinks_hear_only_that_station(runner: Runner) -> None:
+    shared, own = ListSink(), ListSink()
+    line = Line([StationSpec(_camera(SyntheticCamera(8), live=False), "a", sinks=[own]),
+                 StationSpec(_camera(SyntheticCamera(6), live=False), "b")], runner, 0.5, [shared])
+    line.run()
+    assert len(shared.decisions("a")) == 8 and len(shared.decisions("b")) == 6
+    assert len(own.decisions("a")) == 8 and not own.decisions("b")
+
+
+def test_the_batch_wait_never_runs_past_a_deadline() -> None:
+    runner = ScriptedRunner()
+    scheduler = Scheduler(runner, intake=None, watchdog=None, max_batch=4, batch_wait_s=1.0)  # type: ignore[arg-type]
+
+    class Lane:
+        deadline_s = 0.05
+
+    pending = Pending(Frame(0, time.time(), time.monotonic(), synth_frame(False)), Lane())
+    now = time.monotonic()
+    assert scheduler._wait_until([(pending, None)]) <= now + 0.01      # no estimate yet: no wait at all
+    scheduler.inference_s[2] = 0.03
+    until = scheduler._wait_until([(pending, None)])
+    assert until <= pending.frame.t_capture + 0.05 - 0.03 + 1e-9        # the bigger batch still fits
+    Lane.deadline_s = None
+    assert scheduler._wait_until([(pending, None)]) == pytest.approx(time.monotonic() + 1.0, abs=0.05)
