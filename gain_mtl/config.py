@@ -52,8 +52,11 @@ class AugmentConfig:
     gaussian_noise: float = 0.2
     # What a line camera adds (gain_mtl/data/transforms.py), moderate so that faint defects survive:
     # JPEG re-compression at a quality drawn from [jpeg_quality_min, 95], defocus or motion blur of
-    # up to blur_sigma pixels, a gamma drawn from [1 - gamma_range, 1 + gamma_range], and the part a
-    # little off and zoomed (a crop of at least crop_scale_min of the area, resized back).
+    # up to blur_sigma pixels, exposure drift (brightness and contrast within +-exposure_range), a
+    # gamma drawn from [1 - gamma_range, 1 + gamma_range], and the part a little off and zoomed (a
+    # crop of at least crop_scale_min of the area, resized back).
+    exposure: float = 0.5
+    exposure_range: float = 0.2
     jpeg: float = 0.5
     jpeg_quality_min: int = 40
     blur: float = 0.2
@@ -68,6 +71,8 @@ class AugmentConfig:
             raise ConfigError(f"config key 'augment.jpeg_quality_min' must be in [1, 95], got {self.jpeg_quality_min}")
         if not 0.0 < self.crop_scale_min <= 1.0:
             raise ConfigError(f"config key 'augment.crop_scale_min' must be in (0, 1], got {self.crop_scale_min}")
+        if not 0.0 <= self.exposure_range < 1.0:
+            raise ConfigError(f"config key 'augment.exposure_range' must be in [0, 1), got {self.exposure_range}")
         if not 0.0 <= self.gamma_range < 1.0:
             raise ConfigError(f"config key 'augment.gamma_range' must be in [0, 1), got {self.gamma_range}")
         if self.blur_sigma <= 0:

@@ -30,6 +30,7 @@ class TestSplit:
     labels: np.ndarray  # (N,) 0 normal, 1 defective
     masks: list[np.ndarray | None]  # (H, W) uint8 {0, 1} at the mask file's size, None where a defect has no mask
     names: list[str]
+    paths: list[Path]  # the image files, for measurements that start from the frame as stored
 
 
 def load_test_split(root: str | Path, height: int, width: int, channel_order: str = "BGR") -> TestSplit:
@@ -51,12 +52,19 @@ def load_test_split(root: str | Path, height: int, width: int, channel_order: st
         frame = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
         if frame is None:
             raise BenchError(f"{sample.image}: OpenCV cannot read this image; remove or replace it")
-        if channel_order == "RGB":
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        images.append(resize_frame(frame, width, height))
+        images.append(prepare_frame(frame, width, height, channel_order))
         masks.append(None if sample.mask is None else _mask(sample.mask))
     return TestSplit(np.stack(images), np.asarray([s.label for s in samples], dtype=np.int64), masks,
-                     [f"{CLASS_NAMES[s.label]}/{s.image.name}" for s in samples])
+                     [f"{CLASS_NAMES[s.label]}/{s.image.name}" for s in samples], [s.image for s in samples])
+
+
+def prepare_frame(frame: np.ndarray, width: int, height: int, channel_order: str = "BGR") -> np.ndarray:
+    """An OpenCV BGR frame as the graph takes it: the edge's resize, then the graph's channel order."""
+    import cv2
+
+    if channel_order == "RGB":
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    return resize_frame(frame, width, height)
 
 
 def _mask(path: Path) -> np.ndarray:

@@ -3,8 +3,9 @@
 A part photographed on a line arrives JPEG-compressed (MJPG or H.264), a little brighter or darker
 than in training, slightly out of focus, a few pixels off. A model whose verdict flips under
 those is not deployable however well it scores on clean PNGs. Each named perturbation here is one
-such change, applied to the frame exactly as the model receives it (uint8, already resized to
-the input: the harshest place, since a camera's full-resolution JPEG is softened by the resize).
+such change, applied to the frame as the camera sends it (the stored image, at its own
+resolution) before the edge's resize, so that a JPEG block or a one-pixel blur means what it
+means on the line.
 The export measures every shipped model under each, against its own decisions on the clean
 frames, and a guard refuses a bundle that flips too many; ``gainctl bench --robustness`` measures
 the same on a device.
@@ -15,7 +16,7 @@ Torch-free (OpenCV and NumPy): the camera side runs it too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -149,20 +150,27 @@ def _rates(flag: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
     return {"recall": metrics["recall"], "precision": metrics["precision"]}
 
 
-def measure(score: Callable[[np.ndarray], np.ndarray], frames: np.ndarray, labels: np.ndarray, threshold: float,
-            names: Optional[Iterable[str]] = None, guarded: Iterable[str] = GUARDED,
-            min_agreement: float = DEFAULT_MIN_AGREEMENT) -> Robustness:
-    """Run ``score`` (frames -> defect probabilities) on clean and perturbed ``frames``.
+def measure_robustness(score: Callable[[np.ndarray], np.ndarray], originals: Sequence[np.ndarray], labels: np.ndarray,
+            threshold: float, prepare: Callable[[np.ndarray], np.ndarray], names: Optional[Iterable[str]] = None,
+            guarded: Iterable[str] = GUARDED, min_agreement: float = DEFAULT_MIN_AGREEMENT) -> Robustness:
+    """Run ``score`` (model inputs -> defect probabilities) on the clean and perturbed ``originals``.
 
-    A part counts as flagged (not accepted) by the line's own rule, so a fault is never an accept
-    here either; agreement is the share of parts whose flag is the same as on the clean frame.
+    ``originals`` are the frames as the camera sends them (any size, BGR uint8); ``prepare`` turns
+    one into the model's input (the edge's resize, the channel order). A part counts as flagged
+    (not accepted) by the line's own rule, so a fault is never an accept here either; agreement is
+    the share of parts whose flag is the same as on the clean frame.
     """
     names = check_names(PERTURBATIONS if names is None else names)
     guarded = [g for g in check_names(guarded) if g in names]
-    clean = flagged(score(frames), threshold)
+
+    def inputs(perturbation: Optional[Perturb]) -> np.ndarray:
+        return np.stack([prepare(f if perturbation is None else perturbation(np.ascontiguousarray(f)))
+                         for f in originals])
+
+    clean = flagged(score(inputs(None)), threshold)
     rows: Dict[str, Dict[str, float]] = {}
     for name in names:
-        flag = flagged(score(perturb(frames, name)), threshold)
+        flag = flagged(score(inputs(PERTURBATIONS[name])), threshold)
         rows[name] = {"agreement": float(np.mean(flag == clean)), "flips": int(np.sum(flag != clean)),
                       **_rates(flag, labels)}
     return Robustness(threshold, _rates(clean, labels), rows, min_agreement, guarded)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from edge.backends import BACKEND_NAMES, select
 from edge.bench import measure
-from edge.bench.accuracy import load_test_split, predict, scores
+from edge.bench.accuracy import load_test_split, predict, prepare_frame, scores
 from edge.bench.fingerprint import device_fingerprint
 from edge.bench.modes import LATENCY, THROUGHPUT, mode_options
 from edge.bench.schema import BenchError, Report, Row
@@ -285,7 +285,16 @@ def _accuracy(bundle: Bundle, measured: list[_Live], split: Any, batch: int) -> 
 
 def _robustness(bundle: Bundle, measured: list[_Live], split: Any, batch: int, log: Callable[[str], None]) -> None:
     """Each row's decisions on the test split under the export's camera perturbations (edge/bench/robustness.py)."""
-    from edge.bench.robustness import measure
+    import cv2
+
+    from edge.bench.robustness import measure_robustness
+
+    spec = bundle.spec.input
+    # As stored, at their own resolution: the perturbations act before the edge's resize.
+    originals = [cv2.imread(str(path), cv2.IMREAD_COLOR) for path in split.paths]
+
+    def prepare(frame: Any) -> Any:
+        return prepare_frame(frame, spec.width, spec.height, spec.channel_order)
 
     for item in measured:
         if not item.row.ok:
@@ -295,8 +304,9 @@ def _robustness(bundle: Bundle, measured: list[_Live], split: Any, batch: int, l
         def score(frames: Any) -> Any:
             return predict(runner, frames, batch, runner.input_spec.name)[0]
 
-        _guard(item, lambda: setattr(item.row, "robustness", measure(
-            score, split.images, split.labels, _threshold(bundle, item.row.backend, item.row.precision)).to_dict()))
+        _guard(item, lambda: setattr(item.row, "robustness", measure_robustness(
+            score, originals, split.labels, _threshold(bundle, item.row.backend, item.row.precision),
+            prepare).to_dict()))
         if item.row.robustness:
             worst = min(item.row.robustness["perturbations"].items(), key=lambda kv: kv[1]["agreement"])
             log(f"{item.row.label}: lowest agreement under the camera {worst[1]['agreement']:.3f} ({worst[0]})")

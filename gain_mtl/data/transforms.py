@@ -148,7 +148,7 @@ def _to_normalised_float(normalization: Normalization) -> list[v2.Transform]:
 def build_train_transform(aug: AugmentConfig | None = None, normalization: Normalization = IMAGENET,
                           size: int | None = None) -> v2.Compose:
     """The design's augmentation (hflip, vflip, rot90, colour jitter, Gaussian noise) and the
-    camera's (shift and zoom, blur, gamma, JPEG), each with the config's probability.
+    camera's (shift and zoom, blur, exposure, gamma, JPEG), each with the config's probability.
 
     ``size`` is the model's input side, which the shift-and-zoom crop is resized back to; without
     it that step is left out.
@@ -164,6 +164,7 @@ def build_train_transform(aug: AugmentConfig | None = None, normalization: Norma
         *shift,
         v2.RandomApply([camera_blur(aug)], p=aug.blur),
         v2.RandomApply([v2.ColorJitter(**JITTER)], p=aug.color_jitter),
+        v2.RandomApply([v2.ColorJitter(brightness=aug.exposure_range, contrast=aug.exposure_range)], p=aug.exposure),
         RandomGamma(p=aug.gamma, spread=aug.gamma_range),
         v2.RandomApply([v2.JPEG(quality=(aug.jpeg_quality_min, 95))], p=aug.jpeg),
         to_float,

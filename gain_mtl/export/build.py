@@ -178,15 +178,21 @@ class BundleBuilder:
         Measured after the INT8 gate so that a model INT8 already refused is not measured; a model
         whose decisions flip too often under a guarded perturbation fails the export like the gate.
         """
-        from edge.bench.robustness import measure
+        import cv2
+
+        from edge.bench.robustness import measure_robustness
+        from edge.preprocess import resize_frame
         from gain_mtl.export.graph import OUTPUT_NAMES
 
+        # As stored, at their own resolution: the perturbations act before the edge's resize.
+        originals = [cv2.imread(str(s.image), cv2.IMREAD_COLOR) for s in self.samples["test"]]
         for (fmt, precision), rel in self.files.items():
             if fmt not in self.shipped:
                 continue
             with self.runner_classes[(fmt, precision)](self.folder / rel, self.input_spec, OUTPUT_NAMES) as runner:
-                result = measure(lambda frames: infer_batches(runner, self.input_spec, frames)["defect_prob"],
-                                 self.frames["test"], self.labels["test"], self.thresholds[precision][fmt],
+                result = measure_robustness(lambda frames: infer_batches(runner, self.input_spec, frames)["defect_prob"],
+                                 originals, self.labels["test"], self.thresholds[precision][fmt],
+                                 lambda frame: resize_frame(frame, self.size, self.size),
                                  guarded=self.opt["robustness_guarded"], min_agreement=self.opt["robustness_guard"])
             self.robustness.setdefault(precision, {})[fmt] = result
         for precision, by_format in self.robustness.items():

@@ -6,7 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.bench.robustness import GUARDED, PERTURBATIONS, RobustnessError, measure, perturb
+from edge.bench.robustness import GUARDED, PERTURBATIONS, RobustnessError, measure_robustness, perturb
+
+
+def _identity(frame: np.ndarray) -> np.ndarray:
+    return frame
 
 
 def _frames(n: int = 6, size: int = 32) -> np.ndarray:
@@ -50,7 +54,8 @@ def test_agreement_counts_the_decisions_a_perturbation_flips():
     def score(x):
         return x.reshape(len(x), -1).mean(axis=1) / 255.0
 
-    result = measure(score, frames, labels, threshold / 255.0, names=["brightness+15%", "brightness-15%", "jpeg-75"])
+    result = measure_robustness(score, list(frames), labels, threshold / 255.0, _identity,
+                                names=["brightness+15%", "brightness-15%", "jpeg-75"])
     up, down = result.perturbations["brightness+15%"], result.perturbations["brightness-15%"]
     assert up["flips"] == 5 and up["agreement"] == 0.5      # the five dark frames become rejects
     assert down["flips"] == 5                               # the five bright ones become accepts
@@ -66,6 +71,28 @@ def test_a_nan_score_is_flagged_like_a_reject_and_a_zero_guard_never_fails():
     frames = _frames(4)
     labels = np.array([0, 0, 1, 1])
     calls = iter([np.array([0.1, 0.1, 0.9, 0.9]), np.array([np.nan, 0.1, 0.9, 0.9])])
-    result = measure(lambda x: next(calls), frames, labels, 0.5, names=["jpeg-75"], min_agreement=0.0)
+    result = measure_robustness(lambda x: next(calls), list(frames), labels, 0.5, _identity, names=["jpeg-75"],
+                                min_agreement=0.0)
     assert result.perturbations["jpeg-75"] == {"agreement": 0.75, "flips": 1, "recall": 1.0, "precision": 2 / 3}
     assert result.passed
+
+
+def test_perturbations_act_on_the_stored_frame_before_the_resize():
+    """A JPEG of a large frame, then the edge's downscale, changes the model's input less than a JPEG
+    of the small input would: the measurement starts from the frame the camera sends."""
+    import cv2
+
+    from edge.preprocess import resize_frame
+
+    big = [cv2.resize(f, (128, 128), interpolation=cv2.INTER_CUBIC) for f in _frames(4)]
+    seen = []
+
+    def score(inputs):
+        seen.append(inputs)
+        return np.zeros(len(inputs))
+
+    measure_robustness(score, big, np.array([0, 1, 0, 1]), 0.5, lambda f: resize_frame(f, 32, 32), names=["jpeg-50"])
+    clean, compressed = seen
+    assert clean.shape == compressed.shape == (4, 32, 32, 3)
+    small_first = perturb(clean, "jpeg-50")
+    assert np.abs(compressed.astype(int) - clean).mean() < np.abs(small_first.astype(int) - clean).mean()

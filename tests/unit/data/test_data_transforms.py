@@ -13,7 +13,7 @@ from gain_mtl.config import AugmentConfig
 from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_eval_transform, build_train_transform
 
 S = 12
-CAMERA_OFF = dict(jpeg=0.0, blur=0.0, gamma=0.0, shift=0.0)
+CAMERA_OFF = dict(jpeg=0.0, blur=0.0, gamma=0.0, shift=0.0, exposure=0.0)
 GEOMETRY_ONLY = dict(color_jitter=0.0, gaussian_noise=0.0, **CAMERA_OFF)
 
 
@@ -136,7 +136,7 @@ def test_eval_transform_applies_the_given_statistics():
     assert torch.allclose(out["image"], torch.ones(3, 2, 2))  # white is +1 in [-1, 1]
 
 
-@pytest.mark.parametrize("step", ["jpeg", "blur", "gamma"])
+@pytest.mark.parametrize("step", ["jpeg", "blur", "gamma", "exposure"])
 def test_each_camera_step_changes_the_image_but_never_the_mask(step):
     """JPEG, blur and gamma act on every draw at p=1 and leave the mask as it was."""
     probs = {"hflip": 0.0, "vflip": 0.0, "rot90": 0.0, **GEOMETRY_ONLY, step: 1.0}
@@ -177,6 +177,7 @@ def test_the_camera_shift_moves_the_mask_with_its_image():
     ("jpeg_quality_min", 0, "augment.jpeg_quality_min"),
     ("crop_scale_min", 1.5, "augment.crop_scale_min"),
     ("gamma_range", 1.0, "augment.gamma_range"),
+    ("exposure_range", -0.1, "augment.exposure_range"),
     ("blur_sigma", 0.0, "augment.blur_sigma"),
 ])
 def test_camera_strengths_out_of_range_are_refused_by_name(key, value, match):
