@@ -9,7 +9,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Any, Optional, Tuple
+from pathlib import PurePosixPath
+from typing import Any, List, Optional, Sequence, Tuple
 
 import click
 
@@ -20,8 +21,11 @@ from edge.cli.errors import InputError
 
 @click.command("run")
 @click.option("--model", "model", required=True, help="Bundle folder written by 'gainctl export'.")
-@click.option("--camera", type=int, default=None, help="OpenCV camera index.")
-@click.option("--source", default=None, help="Video file, image folder, rtsp:// URL or GStreamer pipeline (with '!').")
+@click.option("--camera", "cameras", type=int, multiple=True,
+              help="OpenCV camera index; repeatable: several cameras on one model, each a station named camera-N.")
+@click.option("--source", "sources", multiple=True,
+              help="Video file, image folder, rtsp:// URL or GStreamer pipeline (with '!'); repeatable, like --camera "
+                   "(a station named after the file or stream).")
 @click.option("--recursive", is_flag=True, help="With an image folder: its subfolders' images too (events name each file).")
 @click.option("--backend", type=click.Choice(["auto", *BACKEND_NAMES]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["auto", *PRECISIONS]), default="auto", show_default=True,
@@ -54,7 +58,7 @@ from edge.cli.errors import InputError
               help="Secret the monitor asks of every request but /healthz; required to serve beyond localhost.")
 @click.option("--serve-linger", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
               help="Keep the monitor up this long after the source ends (Ctrl-C ends it sooner).")
-def run(model: str, camera: Optional[int], source: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
+def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float,
@@ -63,14 +67,17 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
     from edge.backends import BackendError, select
     from edge.bundle import BundleError
     from edge.mirror import check_mirror
-    from edge.pipeline import Pipeline
+    from edge.pipeline import Line, StationSpec, console
     from edge.signing import open_bundle
     from edge.sinks import SinkError, open_sink
     from edge.sources import SourceError, open_source
 
     if deadline_ms is not None and deadline_ms <= 0:
         raise InputError(f"--deadline-ms must be positive, got {deadline_ms}")
+    if not cameras and not sources:
+        raise InputError("give --camera N or --source S (either repeatable: one model for several stations)")
     opened: list = []
+    frames: list = []
     monitor = None
     try:
         if serve is not None:
@@ -82,7 +89,10 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
         check_mirror(bundle, selection.artifact, selection.backend.artifact_format, threshold_given=threshold_override is not None)
         info = selection.backend
         threshold = selection.threshold if threshold_override is None else threshold_override
-        frames = open_source(camera, source, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive)
+        for camera in cameras:
+            frames.append(open_source(camera, None, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive))
+        for source in sources:
+            frames.append(open_source(None, source, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive))
         for spec in sinks or ("stdout",):
             opened.append(open_sink(spec))
         if save_rejects:
@@ -96,10 +106,10 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
         runner = selection.open(bundle, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
-        _close_all(opened)
+        _close_all(opened + frames)
         raise InputError(str(exc)) from exc
     except ValueError as exc:  # e.g. an OpenVINO device that is not present, or a --serve refused (MonitorError)
-        _close_all(opened)
+        _close_all(opened + frames)
         if monitor is not None:
             monitor.close()
         raise InputError(str(exc)) from exc
@@ -112,23 +122,25 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
     loc_threshold = bundle.spec.localization_threshold
     regions = (f"regions at localization >= {loc_threshold:g}" if bundle.spec.localizes else
                f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
-    click.echo(f"gainctl run: {frames.name} -> {selection.describe()}, {regions}, mode {mode}", err=True)
+    names = station_names(cameras, sources) if len(frames) > 1 else [None]
+    described = ", ".join(f"{name}: {src.name}" if name else src.name for name, src in zip(names, frames))
+    click.echo(f"gainctl run: {described} -> {selection.describe()}, {regions}, mode {mode}", err=True)
     overridden = None
     if threshold_override is not None:
         overridden = {"threshold_overridden": True, "bundle_threshold": selection.threshold}
         click.echo(f"gainctl run: deciding at --threshold {threshold:.4f} instead of the bundle's {selection.threshold:.4f}; "
                    "every decision event says so", err=True)
     try:
-        pipeline = Pipeline(frames, runner, threshold, opened, mode=mode, deadline_ms=deadline_ms,
-                            queue_size=queue_size, max_frames=max_frames, localization_threshold=loc_threshold,
-                            decision_detail=overridden)
+        pipeline = Line([StationSpec(src, name, mode, deadline_ms, queue_size, max_frames) for name, src in zip(names, frames)],
+                        runner, threshold, opened, localization_threshold=loc_threshold, decision_detail=overridden,
+                        status_handlers=(console,))
         if monitor is not None:
             monitor.start({"model": bundle.folder.name, "file": selection.artifact.name, "backend": info.name,
-                           "precision": selection.precision, "source": frames.name, "mode": mode, "run": pipeline.run_id},
+                           "precision": selection.precision, "source": described, "mode": mode, "run": pipeline.run_id},
                           threshold, pipeline.queue_depth, opened, localizes=bundle.spec.localizes)
     except ValueError as exc:
         runner.deactivate()
-        _close_all(opened)
+        _close_all(opened + frames)
         if monitor is not None:
             monitor.close()
         raise InputError(str(exc)) from exc
@@ -152,12 +164,31 @@ def run(model: str, camera: Optional[int], source: Optional[str], recursive: boo
         monitor.close()
 
 
-def _close_all(sinks: list) -> None:
-    for sink in sinks:
+def _close_all(things: list) -> None:
+    """Close sinks (and sources opened before a later one failed)."""
+    for thing in things:
         try:
-            sink.close()
+            thing.close()
         except Exception as exc:  # closing one sink must not keep the others from flushing
-            click.echo(f"gainctl run: closing {sink.name} failed: {exc!r}", err=True)
+            click.echo(f"gainctl run: closing {thing.name} failed: {exc!r}", err=True)
+
+
+def station_names(cameras: Sequence[int], sources: Sequence[str]) -> List[str]:
+    """A name per station of a line, for its events: camera-N, or the file's or stream's last part.
+
+    Names repeat-proof (a second ``a.mp4`` is ``a-2``), in the order the stations are opened:
+    cameras first, then sources.
+    """
+    names: List[str] = []
+    wanted = [f"camera-{index}" for index in cameras]
+    wanted += [PurePosixPath(source.split("?")[0].rstrip("/")).stem or "source" for source in sources]
+    for name in wanted:
+        unique, n = name, 1
+        while unique in names:
+            n += 1
+            unique = f"{name}-{n}"
+        names.append(unique)
+    return names
 
 
 def _linger(seconds: float) -> None:
@@ -179,7 +210,7 @@ def _install_stop_handlers(pipeline: Any) -> dict:
     previous = {}
 
     def handler(signum: int, frame: Any) -> None:
-        if pipeline.source.stopped:
+        if pipeline.stopping:
             click.echo("gainctl run: stopping now", err=True)
             sys.exit(130)
         click.echo("gainctl run: stopping; delivering queued decisions (again to quit at once)", err=True)

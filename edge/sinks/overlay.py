@@ -63,9 +63,10 @@ def reject_stem(event: Event) -> str:
     """A saved reject's file name without suffix: run and frame, and the part's file when it has one.
 
     ``defective/0042.png`` read from a folder becomes ``RUN-00000017-defective_0042``, so the
-    picture leads back to the part; the run and frame keep names unique across runs.
+    picture leads back to the part; the run and frame keep names unique across runs, and the
+    station (``RUN-top-00000017``) across the stations of a line, whose frame ids count apart.
     """
-    stem = f"{event.run}-{event.frame:08d}"
+    stem = f"{event.run}-{event.station + '-' if event.station else ''}{event.frame:08d}"
     if event.file:
         stem += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", Path(event.file).with_suffix("").as_posix())
     return stem

@@ -1,0 +1,68 @@
+"""`gainctl run` with several sources: one model, each station's decisions in order and named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edge.cli.run import station_names
+from gain_mtl.cli import main
+from tests.helpers.tiny_bundle import build_tiny_bundle, write_video
+
+FRAMES = 20
+
+
+@pytest.fixture(scope="module")
+def bundle_and_videos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, list, list]:
+    root = tmp_path_factory.mktemp("run_multi")
+    bundle = build_tiny_bundle(root / "bundle")
+    top = write_video(root / "top.avi", FRAMES)
+    side = write_video(root / "side.avi", FRAMES // 2)
+    return bundle, root / "top.avi", root / "side.avi", top, side
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_several_sources_share_one_model_and_keep_each_station_s_order(bundle_and_videos, tmp_path: Path,
+                                                                      backend: str) -> None:
+    bundle, top, side, top_labels, side_labels = bundle_and_videos
+    journal = tmp_path / "journal.jsonl"
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--source", str(top), "--source", str(side),
+                                       "--backend", backend, "--sink", f"journal:{journal}",
+                                       "--save-rejects", str(tmp_path / "rejects")])
+    assert result.exit_code == 0, result.output
+    assert "top: video file" in result.output and "side: video file" in result.output
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    for station, labels in (("top", top_labels), ("side", side_labels)):
+        decisions = [e for e in events if e["kind"] == "decision" and e["station"] == station]
+        assert [e["frame"] for e in decisions] == list(range(len(labels)))
+        assert [e["decision"] for e in decisions] == ["reject" if label else "accept" for label in labels]
+    summary = events[-1]
+    assert summary["reason"] == "summary" and summary["detail"]["frames"] == FRAMES + FRAMES // 2
+    assert set(summary["detail"]["stations"]) == {"top", "side"}
+    saved = sorted(p.name for p in (tmp_path / "rejects").glob("*-overlay.png"))
+    assert any("-top-" in name for name in saved) and any("-side-" in name for name in saved)
+
+
+def test_a_single_source_s_events_name_no_station(bundle_and_videos, tmp_path: Path) -> None:
+    bundle, top, _, _, _ = bundle_and_videos
+    journal = tmp_path / "journal.jsonl"
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--source", str(top), "--sink", f"journal:{journal}"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert not any("station" in e for e in events) and "stations" not in events[-1]["detail"]
+
+
+def test_no_source_and_a_second_source_that_does_not_open_are_refused(bundle_and_videos, tmp_path: Path) -> None:
+    bundle, top, _, _, _ = bundle_and_videos
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle)])
+    assert result.exit_code == 2 and "give --camera N or --source S" in result.output
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--source", str(top), "--source", str(tmp_path / "no.avi")])
+    assert result.exit_code == 2 and "no.avi: no such file" in result.output
+
+
+def test_station_names_follow_cameras_then_sources_and_never_repeat() -> None:
+    assert station_names([0, 2], ["a.mp4", "rtsp://cam/line/stream?x=1", "dir/a.mp4"]) == [
+        "camera-0", "camera-2", "a", "stream", "a-2"]
