@@ -126,7 +126,26 @@ def stream_markdown(stream: dict[str, Any]) -> list[str]:
     for stage, summary in stream["stages_ms"].items():
         lines.append(f"| {stage} | {_num(summary.get('p50'), 2)} | {_num(summary.get('p99'), 2)} | "
                      f"{_num(summary.get('mean'), 2)} |")
-    return lines + [""] + monitor_markdown(stream.get("monitor"))
+    return lines + [""] + cameras_markdown(stream.get("cameras")) + monitor_markdown(stream.get("monitor"))
+
+
+def cameras_markdown(rows: list[dict[str, Any]] | None) -> list[str]:
+    """The multi-camera rows: N copies of the video as stations of one line, each at 0.8 of its share."""
+    if not rows:
+        return []
+    lines = ["### Several cameras on one line", "",
+             "Each camera paced at 0.8 of its share of the standalone throughput; frame-to-decision over every "
+             "camera's inspected frames; lost: frames read without a decision.", "",
+             "| Cameras | Paced fps each | Per-camera fps | p50 ms | p99 ms | p99/p50 | Worst camera p99 ms | Lost | Faults | Batches |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        f2d = row["frame_to_decision_ms"]
+        lines.append(f"| {row['cameras']} | {_num(row['paced_fps_per_camera'])} | "
+                     f"{' / '.join(_num(fps) for fps in row['per_camera_fps'])} | {_num(f2d.get('p50'))} | "
+                     f"{_num(f2d.get('p99'))} | {_ratio(row.get('p99_over_p50'))} | {_num(row.get('worst_camera_p99_ms'))} | "
+                     f"{row['decisions_lost']} | {row['faults']} | "
+                     f"{' '.join(f'{size}x{n}' for size, n in row['batches'].items())} |")
+    return lines + [""]
 
 
 def monitor_markdown(monitor: dict[str, Any] | None) -> list[str]:

@@ -179,6 +179,13 @@ def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tm
     ratio = stream["frame_to_decision_ms"]["p99"] / stream["frame_to_decision_ms"]["p50"]
     assert stream["p99_over_p50"] == pytest.approx(ratio, rel=1e-2)
     assert "## Stream" in (tmp_path / "report.md").read_text()
+    # 1, 2 and 4 copies of the video on one line: every frame of every camera decided, none lost.
+    assert [row["cameras"] for row in stream["cameras"]] == [1, 2, 4]
+    for row in stream["cameras"]:
+        assert row["frames_read"] == 30 * row["cameras"] == row["decisions"] and row["decisions_lost"] == 0
+        assert len(row["per_camera_fps"]) == row["cameras"]
+        assert sum(int(size) * n for size, n in row["batches"].items()) == 30 * row["cameras"] - row["faults"]
+    assert "### Several cameras on one line" in (tmp_path / "report.md").read_text()
 
 
 def test_robustness_rows_match_the_perturbed_frames_run_by_hand(tiny_bundle: Path, test_split: Path, tmp_path: Path) -> None:
