@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import pytest
 
@@ -15,29 +15,19 @@ from edge.events import Event
 from edge.pipeline import Line, StationSpec
 from edge.pipeline.intake import Pending
 from edge.pipeline.scheduler import Scheduler
-from edge.sinks.base import FrameContext, Sink
-from edge.sources import Backoff, CaptureSource, Frame
+from edge.sources import CaptureSource, Frame
 from tests.helpers.tiny_bundle import SyntheticCamera, defective_at, synth_frame
 from tests.unit.edge.fakes import ScriptedRunner
+from tests.unit.edge.test_pipeline import _source
+from tests.unit.edge.test_pipeline_faults import ListSink
 
 
-class ListSink(Sink):
-    name = "list"
-
-    def __init__(self) -> None:
-        self.events: List[Event] = []
-
-    def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
-        self.events.append(event)
-
-    def decisions(self, station: str) -> List[Event]:
-        return [e for e in self.events if e.kind == "decision" and e.station == station]
+def _decisions(sink: ListSink, station: str) -> List[Event]:
+    return [e for e in sink.decisions() if e.station == station]
 
 
-def _camera(cam: SyntheticCamera, live: bool = True, fps: float = 0.0, backoff: Optional[Backoff] = None) -> CaptureSource:
-    src = CaptureSource(cam.open, "synthetic camera", live=live, fps=fps, backoff=backoff or Backoff(0.05, 0.1))
-    cam.on_exhausted = src.stop
-    return src
+def _camera(cam: SyntheticCamera, live: bool = True, fps: float = 0.0) -> CaptureSource:
+    return _source(cam, live, fps)
 
 
 @pytest.fixture()
@@ -53,7 +43,7 @@ def test_every_station_gets_each_frame_decided_once_in_order_and_frames_are_batc
                 runner, 0.5, [sink])
     summary = line.run()
     for name in names:
-        decisions = sink.decisions(name)
+        decisions = _decisions(sink, name)
         assert [e.frame for e in decisions] == list(range(40))
         assert [e.decision == "reject" for e in decisions] == [defective_at(i) for i in range(40)]
         assert summary.stations[name].frames == 40 and summary.stations[name].faults == 0
@@ -76,10 +66,10 @@ def test_a_lost_camera_faults_its_own_slots_and_does_not_stall_the_others(runner
     good.on_exhausted = lambda: (stop_good(), done.set())
     threading.Thread(target=lambda: (done.wait(10), time.sleep(0.3), line.stop()), daemon=True).start()
     summary = line.run()
-    ok = sink.decisions("good")
+    ok = _decisions(sink, "good")
     assert [e.frame for e in ok] == list(range(60)) and all(e.decision != "fault" for e in ok)
     assert max(e.latency_ms for e in ok) < 1000.0                    # never waited on the lost camera
-    gone = sink.decisions("lost")
+    gone = _decisions(sink, "lost")
     assert [e.frame for e in gone] == list(range(len(gone)))
     assert sum(e.decision != "fault" for e in gone) == 5
     assert {e.reason for e in gone[5:]} == {"source_lost"} and len(gone) > 10
@@ -101,8 +91,8 @@ def test_a_station_s_own_sinks_hear_only_that_station(runner: Runner) -> None:
     line = Line([StationSpec(_camera(SyntheticCamera(8), live=False), "a", sinks=[own]),
                  StationSpec(_camera(SyntheticCamera(6), live=False), "b")], runner, 0.5, [shared])
     line.run()
-    assert len(shared.decisions("a")) == 8 and len(shared.decisions("b")) == 6
-    assert len(own.decisions("a")) == 8 and not own.decisions("b")
+    assert len(_decisions(shared, "a")) == 8 and len(_decisions(shared, "b")) == 6
+    assert len(_decisions(own, "a")) == 8 and not _decisions(own, "b")
 
 
 def test_the_batch_wait_never_runs_past_a_deadline() -> None:
