@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -17,6 +18,7 @@ import click
 from edge.backends import BACKEND_NAMES
 from edge.bundle import PRECISIONS
 from edge.cli.errors import InputError
+from edge.cli.line_file import StationEntry, read_line_file
 
 
 @click.command("run")
@@ -26,6 +28,9 @@ from edge.cli.errors import InputError
 @click.option("--source", "sources", multiple=True,
               help="Video file, image folder, rtsp:// URL or GStreamer pipeline (with '!'); repeatable, like --camera "
                    "(a station named after the file or stream).")
+@click.option("--line", "line_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML file naming each station: its camera or source, own sinks, deadline, fps and size "
+                   "(docs/line.example.toml); instead of --camera/--source.")
 @click.option("--recursive", is_flag=True, help="With an image folder: its subfolders' images too (events name each file).")
 @click.option("--backend", type=click.Choice(["auto", *BACKEND_NAMES]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["auto", *PRECISIONS]), default="auto", show_default=True,
@@ -58,7 +63,7 @@ from edge.cli.errors import InputError
               help="Secret the monitor asks of every request but /healthz; required to serve beyond localhost.")
 @click.option("--serve-linger", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
               help="Keep the monitor up this long after the source ends (Ctrl-C ends it sooner).")
-def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursive: bool, backend: str, precision: str, mode: str,
+def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_file: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float,
@@ -74,10 +79,14 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursiv
 
     if deadline_ms is not None and deadline_ms <= 0:
         raise InputError(f"--deadline-ms must be positive, got {deadline_ms}")
-    if not cameras and not sources:
-        raise InputError("give --camera N or --source S (either repeatable: one model for several stations)")
+    if line_file is not None and (cameras or sources):
+        raise InputError("give either --line FILE or --camera/--source, not both")
+    if line_file is None and not cameras and not sources:
+        raise InputError("give --camera N or --source S (either repeatable: one model for several stations), or --line FILE")
+    entries = read_line_file(line_file) if line_file is not None else _entries(cameras, sources)
     opened: list = []
     frames: list = []
+    own: List[list] = [[] for _ in entries]
     monitor = None
     try:
         if serve is not None:
@@ -89,10 +98,12 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursiv
         check_mirror(bundle, selection.artifact, selection.backend.artifact_format, threshold_given=threshold_override is not None)
         info = selection.backend
         threshold = selection.threshold if threshold_override is None else threshold_override
-        for camera in cameras:
-            frames.append(open_source(camera, None, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive))
-        for source in sources:
-            frames.append(open_source(None, source, width=width, height=height, fps=fps, fourcc=fourcc, recursive=recursive))
+        for entry in entries:
+            frames.append(open_source(entry.camera, entry.source, width=_given(entry.width, width),
+                                      height=_given(entry.height, height), fps=_given(entry.fps, fps), fourcc=fourcc,
+                                      recursive=recursive))
+        for entry, station_sinks in zip(entries, own):
+            station_sinks.extend(open_sink(spec) for spec in entry.sinks)
         for spec in sinks or ("stdout",):
             opened.append(open_sink(spec))
         if save_rejects:
@@ -106,23 +117,23 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursiv
         runner = selection.open(bundle, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
     except (BundleError, BackendError, SourceError, SinkError) as exc:
-        _close_all(opened + frames)
+        _close_all(_all_sinks(opened, own) + frames)
         raise InputError(str(exc)) from exc
     except ValueError as exc:  # e.g. an OpenVINO device that is not present, or a --serve refused (MonitorError)
-        _close_all(opened + frames)
+        _close_all(_all_sinks(opened, own) + frames)
         if monitor is not None:
             monitor.close()
         raise InputError(str(exc)) from exc
     if monitor is not None:
         opened.append(monitor.sink)
 
-    for sink in opened:
+    for sink in _all_sinks(opened, own):
         for note in sink.notes():
             click.echo(f"gainctl run: {note}", err=True)
     loc_threshold = bundle.spec.localization_threshold
     regions = (f"regions at localization >= {loc_threshold:g}" if bundle.spec.localizes else
                f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
-    names = station_names(cameras, sources) if len(frames) > 1 else [None]
+    names = [entry.name for entry in entries]
     described = ", ".join(f"{name}: {src.name}" if name else src.name for name, src in zip(names, frames))
     click.echo(f"gainctl run: {described} -> {selection.describe()}, {regions}, mode {mode}", err=True)
     overridden = None
@@ -131,7 +142,9 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursiv
         click.echo(f"gainctl run: deciding at --threshold {threshold:.4f} instead of the bundle's {selection.threshold:.4f}; "
                    "every decision event says so", err=True)
     try:
-        pipeline = Line([StationSpec(src, name, mode, deadline_ms, queue_size, max_frames) for name, src in zip(names, frames)],
+        pipeline = Line([StationSpec(src, entry.name, mode, _given(entry.deadline_ms, deadline_ms), queue_size, max_frames,
+                                     sinks=station_sinks)
+                         for entry, src, station_sinks in zip(entries, frames, own)],
                         runner, threshold, opened, localization_threshold=loc_threshold, decision_detail=overridden,
                         status_handlers=(console,))
         if monitor is not None:
@@ -140,7 +153,7 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursiv
                           threshold, pipeline.queue_depth, opened, localizes=bundle.spec.localizes)
     except ValueError as exc:
         runner.deactivate()
-        _close_all(opened + frames)
+        _close_all(_all_sinks(opened, own) + frames)
         if monitor is not None:
             monitor.close()
         raise InputError(str(exc)) from exc
@@ -157,7 +170,7 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], recursiv
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         runner.deactivate()
-        _close_all(opened)
+        _close_all(_all_sinks(opened, own))
     click.echo(f"gainctl run: summary: {summary.format()}", err=True)
     if monitor is not None:
         _linger(serve_linger)
@@ -171,6 +184,23 @@ def _close_all(things: list) -> None:
             thing.close()
         except Exception as exc:  # closing one sink must not keep the others from flushing
             click.echo(f"gainctl run: closing {thing.name} failed: {exc!r}", err=True)
+
+
+def _entries(cameras: Sequence[int], sources: Sequence[str]) -> List[StationEntry]:
+    """The stations the repeated options name: cameras first, then sources; one source is unnamed."""
+    names: Sequence[Optional[str]] = station_names(cameras, sources) if len(cameras) + len(sources) > 1 else [None]
+    given = [StationEntry(None, camera=camera) for camera in cameras] + [StationEntry(None, source=s) for s in sources]
+    return [replace(entry, name=name) for entry, name in zip(given, names)]
+
+
+def _given(value: Any, default: Any) -> Any:
+    """A station's own setting where the line file gives one, else the command line's."""
+    return default if value is None else value
+
+
+def _all_sinks(line_sinks: list, own: List[list]) -> list:
+    """Every sink opened: the line's and each station's own, to close and to print notes of."""
+    return line_sinks + [sink for station_sinks in own for sink in station_sinks]
 
 
 def station_names(cameras: Sequence[int], sources: Sequence[str]) -> List[str]:

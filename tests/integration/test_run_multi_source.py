@@ -66,3 +66,32 @@ def test_no_source_and_a_second_source_that_does_not_open_are_refused(bundle_and
 def test_station_names_follow_cameras_then_sources_and_never_repeat() -> None:
     assert station_names([0, 2], ["a.mp4", "rtsp://cam/line/stream?x=1", "dir/a.mp4"]) == [
         "camera-0", "camera-2", "a", "stream", "a-2"]
+
+
+def test_a_line_file_gives_each_station_its_own_sinks_and_deadline(bundle_and_videos, tmp_path: Path) -> None:
+    bundle, top, side, top_labels, side_labels = bundle_and_videos
+    line = tmp_path / "line.toml"
+    line.write_text(f'[[station]]\nname = "upper"\nsource = "{top}"\nsinks = ["journal:{tmp_path / "upper.jsonl"}"]\n'
+                    f'deadline_ms = 60000\n\n[[station]]\nname = "lower"\nsource = "{side}"\n'
+                    f'sinks = ["journal:{tmp_path / "lower.jsonl"}"]\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--line", str(line),
+                                       "--sink", f"journal:{tmp_path / 'all.jsonl'}"])
+    assert result.exit_code == 0, result.output
+    assert "upper: video file" in result.output and "lower: video file" in result.output
+    everything = [json.loads(row) for row in (tmp_path / "all.jsonl").read_text().splitlines()]
+    for station, labels in (("upper", top_labels), ("lower", side_labels)):
+        own = [json.loads(row) for row in (tmp_path / f"{station}.jsonl").read_text().splitlines()]
+        decisions = [e for e in own if e["kind"] == "decision"]
+        assert {e["station"] for e in decisions} == {station}
+        assert [e["frame"] for e in decisions] == list(range(len(labels)))
+        assert decisions == [e for e in everything if e["kind"] == "decision" and e["station"] == station]
+
+
+def test_a_line_file_is_refused_with_the_options_it_replaces_and_when_bad(bundle_and_videos, tmp_path: Path) -> None:
+    bundle, top, _, _, _ = bundle_and_videos
+    line = tmp_path / "line.toml"
+    line.write_text(f'[[station]]\nname = "upper"\nsource = "{top}"\nfps = "fast"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--line", str(line)])
+    assert result.exit_code == 2 and f"line file {line}, station 'upper': key 'fps' must be int or float" in result.output
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--line", str(line), "--source", str(top)])
+    assert result.exit_code == 2 and "either --line FILE or --camera/--source" in result.output
