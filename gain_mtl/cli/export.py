@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from gain_mtl.cli.errors import input_errors
@@ -33,19 +31,19 @@ def export(checkpoint: str, data_root: str, out: str, int8: bool, targets: str, 
            calib_method: str | None, accuracy_guard: float | None, target_recall: float | None,
            robustness_guard: float | None, robustness_on: str | None, force: bool, sign_key: str | None) -> None:
     """Export a checkpoint to a model bundle: pruned graph, ONNX, OpenVINO IR, INT8 with --int8."""
-    from edge.signing import load_private_key, sign_bundle
-    from gain_mtl.cli.library_log import libraries_logged_into
-    from gain_mtl.export.exporter import export_bundle
+    from edge.signing import SIGNATURE_FILE, load_private_key
+    from gain_mtl.cli.library_log import libraries_logged
+    from gain_mtl.export.exporter import EXPORT_LOG, export_bundle
 
-    with input_errors(), libraries_logged_into(Path(out), "export.log") as log:
+    with input_errors(), libraries_logged() as log:
         key = load_private_key(sign_key) if sign_key else None  # a bad key fails before the slow part
         path = export_bundle(
             checkpoint, data_root, out, int8=int8, targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
             calib_size=calib_size, accuracy_guard=accuracy_guard, target_recall=target_recall, force=force,
             calib_method=calib_method, robustness_guard=robustness_guard,
             robustness_guarded=None if robustness_on is None else [n.strip() for n in robustness_on.split(",") if n.strip()],
+            sign_key=key, library_log=log,
         )
-        signature = sign_bundle(path, key) if key else None
-    click.echo(f"bundle written: {path} (see {path}/report.md{f'; library messages: {log}' if log else ''})")
-    if signature:
-        click.echo(f"signed: {signature}")
+    click.echo(f"bundle written: {path} (see {path}/report.md{f'; library messages: {path / EXPORT_LOG}' if log else ''})")
+    if key:
+        click.echo(f"signed: {path / SIGNATURE_FILE}")

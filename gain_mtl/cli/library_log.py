@@ -16,7 +16,6 @@ import importlib
 import importlib.util
 import logging
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -74,13 +73,14 @@ def libraries_to_file(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def libraries_logged_into(folder: Path, name: str) -> Iterator[Path | None]:
-    """:func:`libraries_to_file`, the log kept as ``folder/name`` (yielded) once the block has written ``folder``.
+def libraries_logged() -> Iterator[Path | None]:
+    """:func:`libraries_to_file` into a temporary log file (yielded), removed on leaving.
 
-    The log is written outside ``folder`` meanwhile, since a bundle's folder appears only when it
-    is complete; a failed command leaves no log behind (nothing half-written), and its own error
-    says what went wrong (``gainctl -v`` shows the libraries' messages too). Under ``-v`` nothing
-    is redirected and no log is kept.
+    The command copies the log into the folder it writes before that folder is renamed into place,
+    since a bundle's folder appears only when it is complete, its log included; a failed command
+    leaves no log behind (nothing half-written), and its own error says what went wrong
+    (``gainctl -v`` shows the libraries' messages too). Under ``-v`` nothing is redirected and
+    None is yielded: no log is kept.
     """
     if verbose():
         yield None
@@ -89,7 +89,6 @@ def libraries_logged_into(folder: Path, name: str) -> Iterator[Path | None]:
     os.close(fd)
     try:
         with libraries_to_file(Path(tmp)):
-            yield Path(folder) / name
-        shutil.copyfile(tmp, Path(folder) / name)  # a new file, so it follows the umask (mkstemp's is 0600)
+            yield Path(tmp)
     finally:
         os.unlink(tmp)

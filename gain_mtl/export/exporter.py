@@ -6,16 +6,20 @@ ONNX Runtime Q/DQ on the ONNX) -> run every artifact through the edge's own runn
 validation and test splits -> choose each precision's threshold on validation for the target
 recall -> gate INT8 against FP32 on test -> measure every shipped model under camera perturbations
 and guard its decisions -> mirror the description into every model file ->
-bundle.json, report.md. Everything happens in a temporary folder that is renamed into place only
-when all of it succeeded, so a failed guard leaves no bundle behind.
+bundle.json, report.md -> the library log (export.log) and the signature (bundle.sig), when
+given. Everything happens in a temporary folder that is renamed into place only when all of it
+succeeded, so a failed guard or signature leaves no bundle behind, and a bundle that appears is
+signed and logged from the start.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gain_mtl.export.build import BundleBuilder
 from gain_mtl.export.trained_run import ExportError, load_run
@@ -60,6 +64,7 @@ def check_targets(targets: tuple[str, ...] | list[str], int8: bool) -> tuple[str
     return tuple(t for t in TARGETS if t in targets)
 
 
+EXPORT_LOG = "export.log"  # the libraries' messages during the export (gain_mtl.cli.library_log)
 BUNDLE_WHAT = "a bundle written by gainctl export (a bundle.json with its schema_version)"
 
 
@@ -85,9 +90,17 @@ def export_bundle(
     keep_heads_float: bool = True,
     robustness_guard: float | None = None,
     robustness_guarded: tuple[str, ...] | list[str] | None = None,
+    sign_key: Any = None,
+    library_log: Path | None = None,
 ) -> Path:
-    """Export ``checkpoint`` to the bundle folder ``out``; see the module docstring. Returns ``out``."""
+    """Export ``checkpoint`` to the bundle folder ``out``; see the module docstring. Returns ``out``.
+
+    ``sign_key``: an Ed25519 private key (``edge.signing.load_private_key``) that signs bundle.json
+    into bundle.sig; ``library_log``: a log file copied into the bundle as export.log. Both land in
+    the temporary folder, so the bundle is never seen unsigned or without its log.
+    """
     from edge.atomic import atomic_directory, check_replaceable
+    from edge.signing import sign_bundle
     from edge.bench.robustness import DEFAULT_MIN_AGREEMENT, GUARDED, check_names
 
     targets = check_targets(tuple(targets), int8)
@@ -120,5 +133,9 @@ def export_bundle(
     }
     with atomic_directory(out, force=force, recognise=holds_bundle, what=BUNDLE_WHAT) as folder:
         BundleBuilder(run, Path(data_root), folder, options).build()
+        if library_log is not None:
+            shutil.copyfile(library_log, folder / EXPORT_LOG)  # a new file, so it follows the umask (mkstemp's is 0600)
+        if sign_key is not None:
+            sign_bundle(folder, sign_key)
     log.info("bundle written to %s", out)
     return out
