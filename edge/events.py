@@ -8,6 +8,7 @@ away). Every sink receives both kinds; consumers that only act on verdicts filte
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -22,6 +23,15 @@ REASON_OVERFLOW = "overflow"            # every-frame mode: the queue was full, 
 REASON_INFERENCE_ERROR = "inference_error"
 REASON_INFERENCE_TIMEOUT = "inference_timeout"  # the runner returned nothing for the frame: a lost request
 REASON_INVALID_OUTPUT = "invalid_output"  # NaN or out-of-range score
+
+# The characters a station's name may hold: it becomes part of saved rejects' file names, so no
+# separator or ``..`` path may come from it.
+NAME_CHARS = "A-Za-z0-9._-"
+
+
+def file_safe(text: str) -> str:
+    """``text`` as one file-name part: every run of characters outside NAME_CHARS becomes ``_``."""
+    return re.sub(f"[^{NAME_CHARS}]+", "_", text)
 
 
 @dataclass

@@ -13,6 +13,7 @@ the soak benchmark drive the reconnect logic with their own captures.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,18 @@ from edge.events import REASON_SOURCE_LOST, REASON_UNREADABLE
 from edge.layout import IMAGE_SUFFIXES
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
+# The user and password part of a URL: up to the last "@" before the path (a password may hold "@").
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s'\"]*@")
+
+
+def without_credentials(text: str, shown: str = "***@") -> str:
+    """``text`` with the user and password of every URL in it replaced by ``shown``; scheme, host, port and path kept.
+
+    A stream's URL (or a GStreamer pipeline's ``location=``) often carries a camera's login; what
+    names or describes a source goes into events, journals, MQTT, file names, the console and the
+    monitor, so none of those may hold it.
+    """
+    return _USERINFO.sub(lambda match: match.group(1) + shown, text)
 
 
 class SourceError(ValueError):
@@ -274,10 +287,11 @@ def open_source(camera: Optional[int] = None, source: Optional[str] = None, *, w
         src: Source = CaptureSource(camera_opener(camera, width, height, fps, fourcc), f"camera {camera}", live=True,
                                     fps=fps, backoff=backoff)
     elif "!" in source:
-        src = CaptureSource(_capture_opener(source, "CAP_GSTREAMER"), f"GStreamer pipeline '{source}'", live=True,
-                            fps=fps, backoff=backoff)
+        src = CaptureSource(_capture_opener(source, "CAP_GSTREAMER"), f"GStreamer pipeline '{without_credentials(source)}'",
+                            live=True, fps=fps, backoff=backoff)
     elif source.lower().startswith(STREAM_PREFIXES):
-        src = CaptureSource(_capture_opener(source, "CAP_FFMPEG"), f"stream {source}", live=True, fps=fps, backoff=backoff)
+        src = CaptureSource(_capture_opener(source, "CAP_FFMPEG"), f"stream {without_credentials(source)}", live=True, fps=fps,
+                            backoff=backoff)
     else:
         path = Path(source)
         if path.is_dir():
@@ -285,6 +299,6 @@ def open_source(camera: Optional[int] = None, source: Optional[str] = None, *, w
         elif path.is_file():
             src = CaptureSource(_capture_opener(str(path), "CAP_ANY"), f"video file {path}", live=False)
         else:
-            raise SourceError(f"{source}: no such file or folder (and not an rtsp:// URL or a GStreamer pipeline)")
+            raise SourceError(f"{without_credentials(source)}: no such file or folder (and not an rtsp:// URL or a GStreamer pipeline)")
     src.open()
     return src

@@ -18,12 +18,14 @@ that names the file, the station and the key, so an operator fixes it without re
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from edge.cli.errors import InputError
+from edge.events import NAME_CHARS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,6 +90,9 @@ def _entry(path: str, number: int, table: Dict[str, Any]) -> StationEntry:
             raise InputError(f"{where}: key {key!r} must be {' or '.join(t.__name__ for t in _TYPES[key])}, got {value!r}")
     if not name:
         raise InputError(f"{where}: key 'name' is missing; events and the summary name the station by it")
+    if not re.fullmatch(f"[{NAME_CHARS}]+", name):
+        raise InputError(f"{where}: key 'name' may hold only letters, digits, '.', '_' and '-' ({NAME_CHARS}): "
+                         "saved rejects are named after the station")
     if ("camera" in table) == ("source" in table):
         problem = "gives both 'camera' and 'source'" if "camera" in table else "key 'source' (or 'camera') is missing"
         raise InputError(f"{where}: {problem}; give exactly one")

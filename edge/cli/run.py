@@ -207,11 +207,16 @@ def station_names(cameras: Sequence[int], sources: Sequence[str]) -> List[str]:
     """A name per station of a line, for its events: camera-N, or the file's or stream's last part.
 
     Names repeat-proof (a second ``a.mp4`` is ``a-2``), in the order the stations are opened:
-    cameras first, then sources.
+    cameras first, then sources. A stream's login never takes part, and characters a file name
+    cannot hold become ``_`` (saved rejects are named after the station).
     """
+    from edge.events import file_safe
+    from edge.sources import without_credentials
+
     names: List[str] = []
     wanted = [f"camera-{index}" for index in cameras]
-    wanted += [PurePosixPath(source.split("?")[0].rstrip("/")).stem or "source" for source in sources]
+    wanted += [file_safe(PurePosixPath(without_credentials(source, shown="").split("?")[0].rstrip("/")).stem) or "source"
+               for source in sources]
     for name in wanted:
         unique, n = name, 1
         while unique in names:

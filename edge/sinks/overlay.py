@@ -9,7 +9,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from edge.decision import map2d
-from edge.events import ACCEPT, REJECT, Event
+from edge.events import ACCEPT, REJECT, Event, file_safe
 from edge.sinks.base import FrameContext, Sink, SinkError
 
 COLOURS = {"accept": (0, 200, 0), "reject": (0, 0, 255), "fault": (0, 200, 255)}
@@ -65,10 +65,11 @@ def reject_stem(event: Event) -> str:
     ``defective/0042.png`` read from a folder becomes ``RUN-00000017-defective_0042``, so the
     picture leads back to the part; the run and frame keep names unique across runs, and the
     station (``RUN-top-00000017``) across the stations of a line, whose frame ids count apart.
+    Station and file are cleaned alike, so neither can lead the file out of the folder.
     """
-    stem = f"{event.run}-{event.station + '-' if event.station else ''}{event.frame:08d}"
+    stem = f"{event.run}-{file_safe(event.station) + '-' if event.station else ''}{event.frame:08d}"
     if event.file:
-        stem += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", Path(event.file).with_suffix("").as_posix())
+        stem += "-" + file_safe(Path(event.file).with_suffix("").as_posix())
     return stem
 
 

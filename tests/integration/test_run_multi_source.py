@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ from click.testing import CliRunner
 from edge.cli.run import station_names
 from gain_mtl.cli import main
 from tests.helpers.tiny_bundle import build_tiny_bundle, write_video
+
+REPO = Path(__file__).resolve().parents[2]
 
 FRAMES = 20
 
@@ -66,6 +71,52 @@ def test_no_source_and_a_second_source_that_does_not_open_are_refused(bundle_and
 def test_station_names_follow_cameras_then_sources_and_never_repeat() -> None:
     assert station_names([0, 2], ["a.mp4", "rtsp://cam/line/stream?x=1", "dir/a.mp4"]) == [
         "camera-0", "camera-2", "a", "stream", "a-2"]
+    assert station_names([], ["rtsp://admin:s3cret@10.0.0.5", "rtsp://admin:p@ss@cam/a b", "../../x.mp4"]) == [
+        "10.0.0", "a_b", "x"]
+
+
+def test_a_stream_s_login_shows_in_no_name_event_file_or_monitor_answer(bundle_and_videos, tmp_path: Path) -> None:
+    pytest.importorskip("starlette", reason="the monitor extra is not installed")
+    bundle, top, side, _, _ = bundle_and_videos
+    journal, rejects, served = tmp_path / "journal.jsonl", tmp_path / "rejects", tmp_path / "served.json"
+    result = subprocess.run([sys.executable, "-c", LOGIN_PROBE, str(top), str(served), "run", "--model", str(bundle),
+                             "--source", "rtsp://admin:s3cret@10.0.0.5:554/live", "--source", str(side), "--max-frames", "8",
+                             "--sink", f"journal:{journal}", "--save-rejects", str(rejects), "--serve", "127.0.0.1:0"],
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(served.read_text())
+    assert "live: stream rtsp://***@10.0.0.5:554/live" in result.stderr
+    assert json.loads(answers["api/state"])["info"]["source"].startswith("live: stream rtsp://***@10.0.0.5:554/live")
+    assert 'source="live: stream rtsp://***@10.0.0.5:554/live' in answers["metrics"]
+    events = journal.read_text()
+    assert '"station":"live"' in events and any("-live-" in p.name for p in rejects.iterdir())
+    for text in [result.stderr, result.stdout, events, *answers.values(), *(p.name for p in rejects.iterdir())]:
+        assert "s3cret" not in text and "admin" not in text
+
+
+# The run, with the stream played from a video (no camera here) and the monitor's answers kept at its close.
+LOGIN_PROBE = """
+import json, sys, urllib.request
+import edge.sources
+from edge.monitor import Monitor
+from gain_mtl.cli import main
+
+video, out = sys.argv[1:3]
+opener, close, served = edge.sources._capture_opener, Monitor.close, {}
+edge.sources._capture_opener = lambda target, api: opener(video if target.startswith("rtsp") else target, "CAP_ANY")
+
+def read_then_close(monitor):
+    for path in ("api/state", "metrics"):
+        served[path] = urllib.request.urlopen(monitor.url() + path, timeout=10).read().decode()
+    close(monitor)
+
+Monitor.close = read_then_close
+try:
+    main(sys.argv[3:])
+finally:
+    open(out, "w").write(json.dumps(served))
+"""
+
 
 
 def test_a_line_file_gives_each_station_its_own_sinks_and_deadline(bundle_and_videos, tmp_path: Path) -> None:

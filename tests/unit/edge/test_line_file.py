@@ -31,6 +31,8 @@ def test_the_example_names_its_stations_in_order() -> None:
     ('[[station]]\nname = "top"\ncamera = 0\nsource = "a.mp4"\n', "station 'top': gives both 'camera' and 'source'"),
     ('[[station]]\nname = "top"\ncamera = 0\n[[station]]\nname = "top"\ncamera = 1\n', "station 'top' is named twice"),
     ('[[station]]\ncamera = 0\n', "station #1: key 'name' is missing"),
+    ('[[station]]\nname = "../../x"\ncamera = 0\n', "station '../../x': key 'name' may hold only letters, digits, '.', '_' and '-' (A-Za-z0-9._-)"),
+    ('[[station]]\nname = "lane 1/top"\ncamera = 0\n', "station 'lane 1/top': key 'name' may hold only"),
     ('[[station]]\nname = "top"\ncamera = "0"\n', "station 'top': key 'camera' must be int"),
     ('[[station]]\nname = "top"\ncamera = 0\ndeadline_ms = 0\n', "station 'top': key 'deadline_ms' must be positive"),
     ('[[station]]\nname = "top"\ncamera = 0\nsinks = [1]\n', "station 'top': key 'sinks' must be a list of sink strings"),

@@ -57,3 +57,18 @@ def test_a_saved_reject_is_named_after_its_part(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r1-00000017-defective_part_42-overlay.png",
                                                            "r1-00000017-defective_part_42.png"]
     assert cv2.imread(str(tmp_path / "r1-00000017-defective_part_42.png")).shape == (40, 80, 3)
+
+
+def test_a_station_s_name_cannot_lead_a_saved_reject_out_of_its_folder(tmp_path) -> None:
+    from edge.sinks.base import FrameContext
+    from edge.sinks.overlay import SaveRejectsSink, reject_stem
+
+    event = Event(kind="decision", frame=5, decision="reject", score=0.9, run="r1", station="../../x")
+    assert "/" not in reject_stem(event) and reject_stem(event) == "r1-.._.._x-00000005"
+    folder = tmp_path / "rejects" / "here"
+    SaveRejectsSink(str(folder)).send(event, FrameContext(_frame(), None))
+    SaveRejectsSink(str(folder)).send(Event(kind="decision", frame=6, decision="reject", score=0.9, run="r1",
+                                            station="lane/top"), FrameContext(_frame(), None))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == [
+        "rejects/here/r1-.._.._x-00000005-overlay.png", "rejects/here/r1-.._.._x-00000005.png",
+        "rejects/here/r1-lane_top-00000006-overlay.png", "rejects/here/r1-lane_top-00000006.png"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge.sources import Backoff, CaptureSource, SourceError, open_source
+from edge.sources import Backoff, CaptureSource, SourceError, open_source, without_credentials
 from tests.helpers.tiny_bundle import SyntheticCamera, synth_frame
 
 
@@ -101,3 +101,36 @@ def test_a_folder_frame_carries_its_file_and_recursive_takes_subfolders(tmp_path
         open_source(source=str(tmp_path))
     with pytest.raises(SourceError, match="--recursive applies to an image folder only"):
         open_source(camera=0, recursive=True)
+
+
+@pytest.mark.parametrize("given, shown", [
+    ("rtsp://admin:s3cret@10.0.0.5:554/live?x=1", "rtsp://***@10.0.0.5:554/live?x=1"),
+    ("rtsp://admin:p@ss@cam/live", "rtsp://***@cam/live"),      # a password holding "@"
+    ("rtspsrc location=rtsps://u:pw@cam/a ! decodebin ! appsink", "rtspsrc location=rtsps://***@cam/a ! decodebin ! appsink"),
+    ("rtsp://cam/live", "rtsp://cam/live"),
+    ("videos/a@b.mp4", "videos/a@b.mp4"),
+])
+def test_a_source_s_login_is_never_shown(given: str, shown: str) -> None:
+    assert without_credentials(given) == shown
+
+
+def test_a_stream_is_named_and_refused_without_its_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    import edge.sources
+
+    monkeypatch.setattr(edge.sources, "_capture_opener", lambda target, api: lambda: _Closed())
+    with pytest.raises(SourceError) as caught:
+        open_source(source="rtsp://admin:s3cret@10.0.0.5/live")
+    assert "s3cret" not in str(caught.value) and "admin" not in str(caught.value) and "rtsp://***@10.0.0.5/live" in str(caught.value)
+    with pytest.raises(SourceError) as caught:
+        open_source(source="rtspsrc location=rtsp://admin:s3cret@10.0.0.5/live ! appsink")
+    assert "s3cret" not in str(caught.value)
+
+
+class _Closed:
+    """A capture that never opens (a camera that refuses the connection)."""
+
+    def isOpened(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        """Nothing to release."""
