@@ -8,8 +8,10 @@ Files and folders are created with the modes the umask allows (0644/0755 under t
 a service user from reading a bundle or a run.
 
 ``--force`` replaces only a folder this kit wrote, recognised by the caller (a bundle by its
-bundle.json, a dataset by its layout), or an empty one: pointed at the wrong folder by mistake,
-it refuses rather than deleting someone's files.
+bundle.json and the files an export writes, a dataset by its layout), or an empty one: pointed at
+the wrong folder by mistake, or at one the user added files to, it refuses rather than deleting
+someone's files. The old folder is moved aside under a name made for it, never one that may be
+the user's.
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ def _sibling_file(path: Path) -> Tuple[int, str]:
             continue
 
 
-def _sibling_folder(target: Path) -> Path:
-    """A new, uniquely named folder beside ``target``, mode 0777 less the umask."""
+def _sibling_folder(target: Path, suffix: str = "partial") -> Path:
+    """A new, uniquely named folder beside ``target``, mode 0777 less the umask.
+
+    Created here (``mkdir`` fails on an existing name), so removing it later removes nothing of anyone else's.
+    """
     while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.{suffix}")
         try:
             tmp.mkdir()
             return tmp
@@ -127,14 +132,19 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, recognise: 
     tmp = _sibling_folder(target)
     try:
         yield tmp
+        check_replaceable(target, force, recognise, what)  # again: files may have been added while ``tmp`` was built
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        old = _sibling_folder(target, "old")  # empty, so the rename may replace it
         os.replace(target, old)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            os.replace(old, target)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, target)

@@ -60,12 +60,16 @@ class Problem:
         return self.message
 
 
-DATASET_WHAT = "a dataset written by gainctl data (images/, masks/ and synth.json or import.json, nothing else)"
+DATASET_WHAT = ("a dataset written by gainctl data (images/, masks/ and synth.json or import.json, nothing else, "
+                "hidden entries such as .git or .dvc included)")
 
 
 def written_dataset(root: Path) -> bool:
-    """Whether ``root`` holds only what ``gainctl data`` writes: a folder its ``--force`` may replace."""
-    names = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    """Whether ``root`` holds only what ``gainctl data`` writes: a folder its ``--force`` may replace.
+
+    Hidden entries count too: a ``.git`` or ``.dvc`` beside the images is the user's, and would go with the folder.
+    """
+    names = {p.name for p in root.iterdir()}
     return (root / "images").is_dir() and names <= {"images", "masks", "synth.json", "import.json"}
 
 

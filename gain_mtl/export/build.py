@@ -36,6 +36,7 @@ ONNX_INT8 = "model-int8.onnx"
 IR_FP32 = "openvino/model.xml"
 IR_INT8 = "openvino/model-int8.xml"
 CALIB_MANIFEST = "calibration/manifest.json"
+REPORT_FILE = "report.md"
 SPLITS = ("val", "test")
 
 
@@ -332,4 +333,4 @@ class BundleBuilder:
             if fmt == "openvino":
                 spec.artifacts.append(describe_artifact(self.folder, str(Path(rel).with_suffix(".bin")), fmt, precision, role="weights"))
         write_bundle_json(self.folder, spec)
-        atomic_write_text(self.folder / "report.md", render_report(spec, self.report, getattr(self, "calib_manifest", None)))
+        atomic_write_text(self.folder / REPORT_FILE, render_report(spec, self.report, getattr(self, "calib_manifest", None)))

@@ -15,13 +15,15 @@ signed and logged from the start.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gain_mtl.export.build import BundleBuilder
+from gain_mtl.export.build import CALIB_MANIFEST, REPORT_FILE, BundleBuilder
 from gain_mtl.export.trained_run import ExportError, load_run
 
 log = logging.getLogger(__name__)
@@ -65,15 +67,45 @@ def check_targets(targets: tuple[str, ...] | list[str], int8: bool) -> tuple[str
 
 
 EXPORT_LOG = "export.log"  # the libraries' messages during the export (gain_mtl.cli.library_log)
-BUNDLE_WHAT = "a bundle written by gainctl export (a bundle.json with its schema_version)"
+BUNDLE_WHAT = "a bundle written by gainctl export (a bundle.json with its schema_version, and only the files an export writes)"
+# Folders an export writes. Files in them must be listed artifacts or the calibration manifest,
+# except in engines/: the TensorRT runtime also caches there the engines it builds on first use.
+BUNDLE_FOLDERS = ("calibration", "openvino", "engines")
+ENGINE_CACHE = "engines"
+
+
+def _listed_artifacts(manifest: Path) -> set[str]:
+    """The artifact paths ``manifest`` lists; none from a manifest that cannot be read as one."""
+    try:
+        return {str(PurePosixPath(a["path"])) for a in json.loads(manifest.read_text(encoding="utf-8"))["artifacts"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def unknown_entries(folder: Path) -> list[str]:
+    """What ``folder`` holds besides the files an export writes, as sorted paths relative to it (folders end in /).
+
+    Such entries are the user's (notes, a ``.git``): ``export --force`` refuses to take them along with the bundle.
+    """
+    from edge.bundle import BUNDLE_FILE
+    from edge.signing import SIGNATURE_FILE
+
+    known = {BUNDLE_FILE, SIGNATURE_FILE, REPORT_FILE, EXPORT_LOG, CALIB_MANIFEST} | _listed_artifacts(folder / BUNDLE_FILE)
+    unknown: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # symbolic links to folders are listed, not followed
+        here = PurePosixPath(Path(dirpath).relative_to(folder).as_posix())
+        unknown += [f"{here / d}/" for d in dirnames if str(here / d) not in BUNDLE_FOLDERS]
+        dirnames[:] = [d for d in dirnames if str(here / d) in BUNDLE_FOLDERS]
+        unknown += [str(here / f) for f in filenames if str(here / f) not in known and str(here) != ENGINE_CACHE]
+    return sorted(unknown)
 
 
 def holds_bundle(folder: Path) -> bool:
-    """Whether ``folder`` holds a bundle of this kit: what ``export --force`` may replace."""
+    """Whether ``folder`` holds a bundle of this kit and nothing else: what ``export --force`` may replace."""
     from edge.atomic import holds_json
     from edge.bundle import BUNDLE_FILE
 
-    return holds_json(folder / BUNDLE_FILE, "schema_version")
+    return holds_json(folder / BUNDLE_FILE, "schema_version") and not unknown_entries(folder)
 
 
 def export_bundle(
@@ -99,16 +131,19 @@ def export_bundle(
     into bundle.sig; ``library_log``: a log file copied into the bundle as export.log. Both land in
     the temporary folder, so the bundle is never seen unsigned or without its log.
     """
-    from edge.atomic import atomic_directory, check_replaceable
-    from edge.signing import sign_bundle
+    from edge.atomic import atomic_directory, check_replaceable, holds_json
     from edge.bench.robustness import DEFAULT_MIN_AGREEMENT, GUARDED, check_names
+    from edge.bundle import BUNDLE_FILE
+    from edge.signing import sign_bundle
 
     targets = check_targets(tuple(targets), int8)
     out = Path(out)
     try:
         check_replaceable(out, force, holds_bundle, BUNDLE_WHAT)  # before any work: a refusal leaves nothing
     except FileExistsError as exc:
-        raise ExportError(str(exc)) from None
+        added = unknown_entries(out) if force and out.is_dir() and holds_json(out / BUNDLE_FILE, "schema_version") else []
+        note = f"; besides a bundle it holds what no export writes: {', '.join(added)} (move them out to replace it)"
+        raise ExportError(f"{exc}{note if added else ''}") from None
     if target_recall is not None and not 0.0 < target_recall <= 1.0:
         raise ExportError(f"--target-recall must be in (0, 1], got {target_recall}")
     if accuracy_guard is not None and not 0.0 <= accuracy_guard < 1.0:

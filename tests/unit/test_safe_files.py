@@ -103,3 +103,69 @@ def test_data_force_on_a_folder_that_is_no_dataset_exits_2(tmp_path: Path) -> No
     assert result.exit_code == 2 and "--force replaces only a dataset written by gainctl data" in result.output
     assert sorted(p.name for p in folder.iterdir()) == ["holiday.jpg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+def test_force_keeps_a_sibling_named_like_the_old_folder(tmp_path: Path) -> None:
+    """The replaced folder is moved aside under a name made for it, not onto the user's ``.NAME.old``."""
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / ".bundle.old").mkdir()
+    (tmp_path / ".bundle.old" / "mine.txt").write_text("the user's")
+    with atomic_directory(tmp_path / "bundle", force=True, recognise=lambda p: True) as folder:
+        atomic_write_text(folder / "bundle.json", "{}")
+    assert (tmp_path / ".bundle.old" / "mine.txt").read_text() == "the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bundle.old", "bundle"]
+
+
+def test_force_checks_the_target_again_before_replacing_it(tmp_path: Path) -> None:
+    """A file added while the new folder was built is not deleted with the old one."""
+    (tmp_path / "bundle").mkdir()
+    with pytest.raises(FileExistsError, match="left as it is"):
+        with atomic_directory(tmp_path / "bundle", force=True) as folder:
+            atomic_write_text(folder / "bundle.json", "{}")
+            (tmp_path / "bundle" / "notes.txt").write_text("written meanwhile")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+    assert (tmp_path / "bundle" / "notes.txt").read_text() == "written meanwhile"
+
+
+def _full_bundle(tmp_path: Path) -> Path:
+    """A tiny bundle with every file an export may write besides its model files."""
+    bundle = build_tiny_bundle(tmp_path / "bundle", openvino=False)
+    for name in ("bundle.sig", "report.md", "export.log", "calibration/manifest.json", "engines/model-ab12.engine"):
+        (bundle / name).parent.mkdir(exist_ok=True)
+        (bundle / name).write_text("written by the kit")
+    return bundle
+
+
+def test_a_bundle_with_only_what_an_export_writes_is_recognised(tmp_path: Path) -> None:
+    from gain_mtl.export.exporter import holds_bundle, unknown_entries
+
+    bundle = _full_bundle(tmp_path)
+    assert unknown_entries(bundle) == [] and holds_bundle(bundle)
+
+
+@pytest.mark.parametrize("added, named", [
+    ("notes.txt", "notes.txt"), (".git/config", ".git/"), ("openvino/mine.xml", "openvino/mine.xml"),
+    ("calibration/extra.png", "calibration/extra.png"),
+])
+def test_export_force_refuses_a_bundle_the_user_added_to(tmp_path: Path, added: str, named: str) -> None:
+    bundle = _full_bundle(tmp_path)
+    (bundle / added).parent.mkdir(exist_ok=True)
+    (bundle / added).write_text("the user's")
+    result = CliRunner().invoke(main, ["export", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data",
+                                       str(tmp_path / "data"), "--out", str(bundle), "--force"])
+    assert result.exit_code == 2, result.output
+    assert f"besides a bundle it holds what no export writes: {named} (move them out" in result.output
+    assert (bundle / added).read_text() == "the user's" and (bundle / "bundle.json").exists()
+
+
+def test_a_dataset_with_hidden_entries_is_not_replaced(tmp_path: Path) -> None:
+    from gain_mtl.data.layout import written_dataset
+
+    dataset = tmp_path / "data"
+    (dataset / "images").mkdir(parents=True)
+    (dataset / "synth.json").write_text("{}")
+    assert written_dataset(dataset)
+    for hidden in (".git", ".dvc"):
+        (dataset / hidden).mkdir()
+        assert not written_dataset(dataset)
+        (dataset / hidden).rmdir()
