@@ -126,7 +126,8 @@ def stream_markdown(stream: dict[str, Any]) -> list[str]:
     for stage, summary in stream["stages_ms"].items():
         lines.append(f"| {stage} | {_num(summary.get('p50'), 2)} | {_num(summary.get('p99'), 2)} | "
                      f"{_num(summary.get('mean'), 2)} |")
-    return lines + [""] + cameras_markdown(stream.get("cameras")) + monitor_markdown(stream.get("monitor"))
+    return (lines + [""] + cameras_markdown(stream.get("cameras")) + processes_markdown(stream.get("processes"))
+            + monitor_markdown(stream.get("monitor")))
 
 
 def cameras_markdown(rows: list[dict[str, Any]] | None) -> list[str]:
@@ -146,6 +147,22 @@ def cameras_markdown(rows: list[dict[str, Any]] | None) -> list[str]:
                      f"{row['decisions_lost']} | {row['faults']} | "
                      f"{' '.join(f'{size}x{n}' for size, n in row['batches'].items())} |")
     return lines + [""]
+
+
+def processes_markdown(comparison: dict[str, Any] | None) -> list[str]:
+    """N sources in one process against N processes (edge/bench/cameras.py): medians and each round."""
+    if not comparison:
+        return []
+    n = comparison["sources"]
+    lines = [f"### {n} sources: one process against {n} processes", "",
+             f"`gainctl run` unpaced on {n} copies of the video, medians of {comparison['rounds']} interleaved rounds; "
+             "throughput: decisions over first capture to last decision.", "",
+             "| | Decisions/s | Per round | Lost | In order |", "|---|---|---|---|---|"]
+    for kind, label in (("one_process", "1 process"), ("processes", f"{n} processes")):
+        runs = comparison["runs"][kind]
+        lines.append(f"| {label} | {_num(comparison[kind + '_fps'])} | {', '.join(_num(r['total_fps']) for r in runs)} | "
+                     f"{sum(r['decisions_lost'] for r in runs)} | {'yes' if all(r['in_order'] for r in runs) else 'no'} |")
+    return lines + ["", f"One process over {n} processes: {_ratio(comparison['ratio'])}.", ""]
 
 
 def monitor_markdown(monitor: dict[str, Any] | None) -> list[str]:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from edge.bench.cameras import bench_cameras
+from edge.bench.cameras import bench_cameras, compare_processes
 from edge.bench.seams import PACE_FRACTION, ClockSink, TimedRunner, TimedSource
 from edge.bench.stats import summarize
 from edge.bundle import Bundle
@@ -149,6 +149,8 @@ def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[
     return {
         "monitor": monitor,
         "cameras": bench_cameras(bundle, settings, row, standalone, log),
+        "processes": compare_processes(bundle.folder, Path(settings.stream), row.backend, row.precision,
+                                       max_frames=settings.stream_frames, log=log),
         "status": "ok", "reason": None, "source": Path(settings.stream).name, "backend": row.backend,
         "precision": row.precision, "mode": "every-frame", "frames": summary.frames, "decisions": len(decided),
         "faults": summary.faults, "dropped": summary.dropped, "fault_reasons": summary.fault_reasons,

@@ -186,6 +186,16 @@ def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tm
         assert len(row["per_camera_fps"]) == row["cameras"]
         assert sum(int(size) * n for size, n in row["batches"].items()) == 30 * row["cameras"] - row["faults"]
     assert "### Several cameras on one line" in (tmp_path / "report.md").read_text()
+    # four copies in one `gainctl run` against four processes: every frame decided, in order, in each round.
+    processes = stream["processes"]
+    assert processes["sources"] == 4 and processes["one_process_fps"] > 0 and processes["processes_fps"] > 0
+    for kind, count in (("one_process", 1), ("processes", 4)):
+        assert len(processes["runs"][kind]) == processes["rounds"]
+        for run in processes["runs"][kind]:
+            assert run["processes"] == count and run["frames_read"] == run["decisions"] == 4 * 30
+            assert run["decisions_lost"] == 0 and run["in_order"]
+    assert processes["ratio"] == pytest.approx(processes["one_process_fps"] / processes["processes_fps"])
+    assert "### 4 sources: one process against 4 processes" in (tmp_path / "report.md").read_text()
 
 
 def test_robustness_rows_match_the_perturbed_frames_run_by_hand(tiny_bundle: Path, test_split: Path, tmp_path: Path) -> None:
