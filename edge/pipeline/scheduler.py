@@ -7,9 +7,10 @@ goes wrong on the way is that frame's fault, and the run goes on.
 
 With several stations, frames that arrive together go to the runner as one batch (the bundle's
 model has a dynamic batch): up to ``max_batch`` frames, those waiting when a job is free plus those
-that come within ``batch_wait_s``. The wait is bounded by every deadline in the batch: it ends
-where the bigger batch's measured inference time would no longer fit before the earliest one (and
-is skipped while that time is unknown), so batching never costs a deadline.
+that come within ``batch_wait_s``. The top-up is bounded by every deadline in the batch: it grows
+only to the largest size whose measured inference time still fits before the earliest one (none
+while that time is unknown), and its wait ends where that time would no longer fit, so batching
+never costs a deadline.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ class Scheduler:
             if taken is False:
                 self.watchdog.expire(fed[0][0])  # no job came back within the bound
             return
-        if len(fed) < self.max_batch:
-            fed += self._prepare_all(self.intake.more(self.max_batch - len(fed), self._wait_until(fed)))
+        room, until = self._top_up(fed)
+        if room:
+            fed += self._prepare_all(self.intake.more(room, until))
         pendings = [pending for pending, _ in fed]
         started = time.monotonic()
 
@@ -111,20 +113,30 @@ class Scheduler:
         except Exception as exc:
             done(None, exc)
 
-    def _wait_until(self, fed: List[Tuple[Pending, np.ndarray]]) -> float:
-        """Until when to wait for more frames: ``batch_wait_s`` from now, and never past a deadline."""
+    def _top_up(self, fed: List[Tuple[Pending, np.ndarray]]) -> Tuple[int, float]:
+        """How many more frames the batch may take, and until when to wait for them (monotonic).
+
+        The batch may grow to any size up to the largest whose inference still ends before the
+        earliest deadline in it, by the worst estimate of the sizes on the way (a top-up of several
+        frames at once must fit as well as one of one); the wait ends where that time would no
+        longer fit. A size without an estimate yet ends the growth, so batching never costs a deadline.
+        """
         now = time.monotonic()
-        if self.max_batch == 1:
-            return now
-        until = now + self.batch_wait_s
-        bigger = self.inference_s.get(len(fed) + 1)
-        for pending, _ in fed:
-            deadline_s = pending.lane.deadline_s
-            if deadline_s is not None:
-                if bigger is None:
-                    return now
-                until = min(until, pending.frame.t_capture + deadline_s - bigger)
-        return until
+        deadlines = [pending.frame.t_capture + pending.lane.deadline_s for pending, _ in fed
+                     if pending.lane.deadline_s is not None]
+        if not deadlines:
+            return self.max_batch - len(fed), now + self.batch_wait_s
+        earliest, worst = min(deadlines), 0.0
+        room, until = 0, now
+        for size in range(len(fed) + 1, self.max_batch + 1):
+            estimate = self.inference_s.get(size)
+            if estimate is None:
+                break
+            worst = max(worst, estimate)
+            if earliest - worst < now:
+                break
+            room, until = size - len(fed), min(now + self.batch_wait_s, earliest - worst)
+        return room, until
 
     def _prepare(self, pending: Pending) -> Optional[np.ndarray]:
         """The frame resized for the model; None when it is decided already (late, unreadable)."""

@@ -97,16 +97,25 @@ def test_a_station_s_own_sinks_hear_only_that_station(runner: Runner) -> None:
 
 def test_the_batch_wait_never_runs_past_a_deadline() -> None:
     runner = ScriptedRunner()
-    scheduler = Scheduler(runner, intake=None, watchdog=None, max_batch=4, batch_wait_s=1.0)  # type: ignore[arg-type]
+    scheduler = Scheduler(runner, intake=None, watchdog=None, max_batch=4, batch_wait_s=100.0)  # type: ignore[arg-type]
 
     class Lane:
-        deadline_s = 0.05
+        deadline_s = 10.0
 
     pending = Pending(Frame(0, time.time(), time.monotonic(), synth_frame(False)), Lane())
+    fed = [(pending, None)]
+    deadline = pending.frame.t_capture + 10.0
     now = time.monotonic()
-    assert scheduler._wait_until([(pending, None)]) <= now + 0.01      # no estimate yet: no wait at all
-    scheduler.inference_s[2] = 0.03
-    until = scheduler._wait_until([(pending, None)])
-    assert until <= pending.frame.t_capture + 0.05 - 0.03 + 1e-9        # the bigger batch still fits
+    room, until = scheduler._top_up(fed)
+    assert room == 0 and until <= now + 0.01                             # no estimate yet: no top-up at all
+    scheduler.inference_s.update({2: 1.0, 3: 2.0})
+    assert scheduler._top_up(fed) == (2, pytest.approx(deadline - 2.0))  # up to 3, as 3 fit
+    scheduler.inference_s[4] = 3.0
+    assert scheduler._top_up(fed) == (3, pytest.approx(deadline - 3.0))  # up to 4, as 4 fit
+    scheduler.inference_s[4] = 11.0
+    assert scheduler._top_up(fed) == (2, pytest.approx(deadline - 2.0))  # 4 would not: stops at 3
+    scheduler.inference_s[2] = 11.0
+    assert scheduler._top_up(fed)[0] == 0                                # not even one more fits
     Lane.deadline_s = None
-    assert scheduler._wait_until([(pending, None)]) == pytest.approx(time.monotonic() + 1.0, abs=0.05)
+    room, until = scheduler._top_up(fed)
+    assert room == 3 and until == pytest.approx(time.monotonic() + 100.0, abs=0.05)
