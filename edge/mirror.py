@@ -5,7 +5,8 @@ sha256 list can be rewritten along with it: a threshold raised by hand turns rej
 without a trace. The export mirrors the same description into every model file it writes (ONNX
 ``metadata_props``, OpenVINO ``rt_info``; see ``edge.bundle``), so each model file is a second
 witness. The fields the line decides with must agree between the two; an operator who means to
-decide at another threshold says so with ``--threshold``, and the events record it.
+decide at another threshold says so with ``--threshold``, and the events record it. The gates'
+verdicts must agree too: they decide which model ``gainctl run`` takes when no precision is asked.
 """
 
 from __future__ import annotations
@@ -13,14 +14,38 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edge.backends import BACKENDS
 from edge.backends.openvino import import_openvino
 from edge.bundle import BUNDLE_FILE, METADATA_KEY, Bundle, BundleError, BundleSpec
 
-# The fields of the description that change a decision or its regions.
-DECISION_FIELDS = ("thresholds", "outputs", "input", "localization_threshold")
+
+def _verdicts(table: Any, depth: int) -> Any:
+    """The ``passed`` of each report in ``table``, reports ``depth`` levels down; anything else as it is."""
+    if not isinstance(table, dict):
+        return table
+    if depth == 0:
+        return table.get("passed")
+    return {key: _verdicts(value, depth - 1) for key, value in table.items()}
+
+
+def _gate_verdicts(data: dict[str, Any]) -> Any:
+    """INT8 gate verdicts by artifact format (``calibration.gates``); None where the export made no INT8."""
+    calibration = data["calibration"]
+    return _verdicts(calibration.get("gates") if isinstance(calibration, dict) else calibration, 1)
+
+
+# The fields of the description that change a decision or its regions, or which model runs by
+# default (the gates' verdicts) -> how each is read from the description's dict.
+DECISION_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "thresholds": lambda data: data["thresholds"],
+    "outputs": lambda data: data["outputs"],
+    "input": lambda data: data["input"],
+    "localization_threshold": lambda data: data["localization_threshold"],
+    "calibration.gates": _gate_verdicts,
+    "robustness": lambda data: _verdicts(data["robustness"], 2),  # precision -> format -> verdict
+}
 
 
 def spec_from_onnx(path: str | os.PathLike) -> BundleSpec:
@@ -98,4 +123,4 @@ def check_mirrors(bundle: Bundle) -> None:
 def _decision_fields(spec: BundleSpec) -> dict[str, Any]:
     """The decision fields as canonical JSON, so tuples and lists, or key order, do not count as a difference."""
     data = spec.to_dict()
-    return {name: json.dumps(data[name], sort_keys=True) for name in DECISION_FIELDS}
+    return {name: json.dumps(read(data), sort_keys=True) for name, read in DECISION_FIELDS.items()}

@@ -115,12 +115,15 @@ def passed_gates(bundle: Bundle, artifact_format: str, precision: str) -> bool:
     """Whether the model file passed every gate its export measured (INT8 against FP32, robustness).
 
     An export that fails a gate writes no bundle, so this is False only for a bundle exported with
-    a guard turned off whose measurement still failed, or one written by hand.
+    a guard turned off whose measurement still failed, or one written by hand. Every INT8 model an
+    export ships has its gate verdict, so one without (the entry removed, or a bundle put together
+    by hand) is not taken by default either; asked for by name, it still runs. A missing robustness
+    verdict passes: bundles of schema 3 and 4 predate the measurement.
     """
     spec = bundle.spec
-    gate = spec.calibration.get("gates", {}).get(artifact_format, {}) if precision == "int8" else {}
-    robust = spec.robustness.get(precision, {}).get(artifact_format, {})
-    return gate.get("passed", True) and robust.get("passed", True)
+    if precision == "int8" and not spec.calibration.get("gates", {}).get(artifact_format, {}).get("passed", False):
+        return False
+    return spec.robustness.get(precision, {}).get(artifact_format, {}).get("passed", True)
 
 
 @dataclass(frozen=True)

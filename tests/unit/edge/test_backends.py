@@ -149,6 +149,23 @@ def test_auto_precision_takes_the_fastest_model_that_passed_its_gates(tmp_path: 
         assert (fallback.precision, fallback.artifact.name, fallback.threshold) == ("fp32", "m-onnx-fp32", 0.3)
     asked = select(_bundle_with(tmp_path), "onnxruntime", "fp32")
     assert asked.precision == "fp32" and asked.threshold == 0.3
+    assert select(_bundle_with(tmp_path), "onnxruntime", "int8").precision == "int8"
+
+
+def test_an_int8_model_without_a_gate_verdict_is_not_taken_by_default(tmp_path: Path) -> None:
+    """Every INT8 model an export ships has its gate's verdict; one without is taken only when asked for."""
+    from edge.backends import passed_gates, select
+
+    for gates in ({}, {"openvino": {"passed": True}}, {"onnx": {"recall_drop": 0.0}}):
+        bundle = _bundle_with(tmp_path)
+        bundle.spec.calibration["gates"] = gates
+        assert not passed_gates(bundle, "onnx", "int8") and passed_gates(bundle, "onnx", "fp32")
+        assert select(bundle, "onnxruntime").precision == "fp32"
+        assert select(bundle, "onnxruntime", "int8").precision == "int8"
+    bundle = _bundle_with(tmp_path)
+    bundle.spec.calibration.clear()
+    bundle.spec.robustness.clear()  # schema 3 and 4: no robustness measured, no reason to refuse
+    assert passed_gates(bundle, "onnx", "fp32") and not passed_gates(bundle, "onnx", "int8")
     assert select(_bundle_with(tmp_path)).backend.name in ("tensorrt", "openvino")
 
 

@@ -132,3 +132,43 @@ def test_metadata_readable_from_the_onnx_file_alone(tiny_bundle_dir: Path, tmp_p
 
 def test_metadata_readable_from_openvino_ir(tiny_bundle_dir: Path) -> None:
     assert spec_from_openvino(tiny_bundle_dir / "openvino" / "model.xml").thresholds == {"fp32": {"onnx": 0.5, "openvino": 0.5}}
+
+
+def _edited(bundle: Path, edit) -> Path:
+    """``bundle`` with its bundle.json changed by ``edit`` (the model files keep what the export mirrored)."""
+    data = json.loads((bundle / BUNDLE_FILE).read_text())
+    edit(data)
+    (bundle / BUNDLE_FILE).write_text(json.dumps(data))
+    return bundle
+
+
+GATED = {"calibration": {"gates": {"onnx": {"passed": False, "recall_drop": 0.1}}},
+         "robustness": {"fp32": {"onnx": {"passed": False, "perturbations": {}}}}}
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda data: data["calibration"]["gates"]["onnx"].update(passed=True), "calibration.gates"),
+    (lambda data: data["calibration"].pop("gates"), "calibration.gates"),
+    (lambda data: data["robustness"]["fp32"]["onnx"].update(passed=True), "robustness"),
+    (lambda data: data.update(robustness={}), "robustness"),
+], ids=["gate-passed", "gate-removed", "robustness-passed", "robustness-removed"])
+def test_an_edited_gate_verdict_disagrees_with_the_mirror(tmp_path: Path, edit, field: str) -> None:
+    """The verdicts pick the model ``gainctl run`` takes by default: editing them is refused like a threshold."""
+    from edge.bench.synthetic import build_tiny_bundle
+    from edge.mirror import MirrorMismatch, check_mirror
+
+    bundle = build_tiny_bundle(tmp_path / "bundle", openvino=False, **GATED)
+    check_mirror(load_bundle(bundle), bundle / "model.onnx", "onnx")
+    _edited(bundle, edit)
+    with pytest.raises(MirrorMismatch, match=rf"\({field}: .* in bundle.json, .* in the model file\)"):
+        check_mirror(load_bundle(bundle), bundle / "model.onnx", "onnx", threshold_given=True)
+
+
+def test_a_bundle_of_an_older_schema_agrees_with_its_mirror(tmp_path: Path) -> None:
+    """Schemas 3 and 4 have no robustness table, in bundle.json or in the model files: nothing to disagree on."""
+    from edge.bench.synthetic import build_tiny_bundle
+    from edge.mirror import check_mirror
+
+    bundle = _edited(build_tiny_bundle(tmp_path / "bundle", openvino=False, schema_version=4),
+                     lambda data: data.pop("robustness"))
+    check_mirror(load_bundle(bundle), bundle / "model.onnx", "onnx")
