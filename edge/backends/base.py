@@ -36,6 +36,8 @@ class Runner(abc.ABC):
     """
 
     name: ClassVar[str] = "base"
+    # The largest batch the loaded model takes (a TensorRT engine's profile ends there); None: any.
+    max_batch: Optional[int] = None
 
     def __init__(self, model_path: Path, input_spec: InputSpec, output_names: Sequence[str],
                  precision: str = "fp32", jobs: int = 1) -> None:
@@ -92,6 +94,8 @@ class Runner(abc.ABC):
                 f"{self.name}: input {spec.name!r} must have shape (N, {spec.height}, {spec.width}, 3) "
                 f"({spec.layout}, {spec.channel_order}), got {x.shape}; resize frames with edge.preprocess.resize_frame"
             )
+        if self.max_batch is not None and x.shape[0] > self.max_batch:
+            raise ValueError(f"{self.name}: batch {x.shape[0]} exceeds the model's max_batch {self.max_batch}")
 
     def infer(self, feed: Feed) -> Outputs:
         self._require_active()

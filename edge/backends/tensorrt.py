@@ -202,8 +202,6 @@ class TensorRTRunner(Runner):
     def _infer(self, feed: Feed) -> Outputs:
         name = self.input_spec.name
         x = np.ascontiguousarray(feed[name])
-        if x.shape[0] > self.max_batch:
-            raise ValueError(f"tensorrt: batch {x.shape[0]} exceeds the engine's max_batch {self.max_batch}")
         cuda = self._cuda
         self._ctx.push()
         try:

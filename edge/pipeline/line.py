@@ -71,8 +71,9 @@ class Line:
                     watchdog=self.watchdog, dispatcher=self.dispatcher,
                     route=[*sinks, *spec.sinks] if own else None)
             for spec in stations]
-        self.scheduler = Scheduler(runner, self.intake, self.watchdog, max_batch=len(self.stations),
-                                   batch_wait_s=batch_wait_s)
+        # One frame per station at most, and never more than the runner takes in one feed.
+        batch = min(len(self.stations), runner.max_batch or len(self.stations))
+        self.scheduler = Scheduler(runner, self.intake, self.watchdog, max_batch=batch, batch_wait_s=batch_wait_s)
         self.stopping = False
         self._errors: List[BaseException] = []
         self._output_failed = False

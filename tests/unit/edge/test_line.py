@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import List
 
+import numpy as np
 import pytest
 
 from edge.backends import open_runner
@@ -93,6 +94,19 @@ def test_a_station_s_own_sinks_hear_only_that_station(runner: Runner) -> None:
     line.run()
     assert len(_decisions(shared, "a")) == 8 and len(_decisions(shared, "b")) == 6
     assert len(_decisions(own, "a")) == 8 and not _decisions(own, "b")
+
+
+def test_a_line_of_more_stations_than_the_runner_s_batch_batches_no_more_than_it_takes() -> None:
+    runner = ScriptedRunner()
+    runner.max_batch = 2  # a TensorRT engine built for batches 1..2
+    sink = ListSink()
+    line = Line([StationSpec(_camera(SyntheticCamera(4), live=False), f"s{i}") for i in range(5)], runner, 0.5, [sink])
+    with runner:
+        summary = line.run()
+        with pytest.raises(ValueError, match="batch 3 exceeds the model's max_batch 2"):
+            runner.infer({runner.input_spec.name: np.zeros(runner.input_spec.shape(3), np.uint8)})
+    assert line.scheduler.max_batch == 2 and max(summary.batches) <= 2
+    assert all(len(_decisions(sink, f"s{i}")) == 4 for i in range(5))
 
 
 def test_the_batch_wait_never_runs_past_a_deadline() -> None:
