@@ -110,7 +110,8 @@ class MonitorState(Sink):
         self._first_decision_t: Optional[float] = None
         self._last_decision_t: Optional[float] = None
         self._ended_t: Optional[float] = None
-        self._source_down: Optional[Tuple[str, float]] = None  # (status reason, since)
+        # (status reason, since) per station whose source is away: one camera coming back says nothing of another
+        self._source_down: Dict[Optional[str], Tuple[str, float]] = {}
         self._stalled: Optional[str] = None
 
     # -- the line's side: O(1) ----------------------------------------------------------------
@@ -152,9 +153,9 @@ class MonitorState(Sink):
         now = self._clock()
         with self._lock:
             if event.reason in SOURCE_DOWN:
-                self._source_down = (event.reason, now)
+                self._source_down[event.station] = (event.reason, now)
             elif event.reason == "source_reconnected":
-                self._source_down = None
+                self._source_down.pop(event.station, None)
             elif event.reason == REASON_INFERENCE_TIMEOUT:
                 timeout = event.detail.get("timeout_s")
                 self._stalled = "inference stalled: the runner answered nothing" + (f" within {timeout:g} s" if timeout else "")
@@ -194,14 +195,16 @@ class MonitorState(Sink):
         """Whether frames flow; when not, why (the first that applies of: ended, stalled, source down, no decisions)."""
         now = self._clock()
         with self._lock:
-            ended, stalled, down, last = self._ended_t, self._stalled, self._source_down, self._last_decision_t
+            ended, stalled, down, last = self._ended_t, self._stalled, dict(self._source_down), self._last_decision_t
         if ended is not None:
             return Health(False, "the run has ended")
         if stalled is not None:
             return Health(False, stalled)
-        if down is not None:
-            what = "lost" if down[0] == "source_lost" else "lost for good (gave up reconnecting)"
-            return Health(False, f"source {what} {now - down[1]:.1f} s ago")
+        if down:
+            return Health(False, "; ".join(
+                ("source" if station is None else f"station {station}'s source") + " "
+                + ("lost" if reason == "source_lost" else "lost for good (gave up reconnecting)") + f" {now - since:.1f} s ago"
+                for station, (reason, since) in sorted(down.items(), key=lambda item: item[1][1])))
         if last is None:
             return Health(False, f"no frame decided yet ({now - self.started:.1f} s since start)")
         if now - last > self.stall_s:

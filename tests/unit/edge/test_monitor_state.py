@@ -91,3 +91,19 @@ def test_health_follows_the_flow_of_frames_and_the_status_events() -> None:
     assert state.health().reason == "inference stalled: the runner answered nothing within 10 s"
     state.send(status("summary", frames=5))
     assert state.health().reason == "the run has ended"
+
+
+def test_one_station_s_camera_coming_back_does_not_clear_another_s_loss() -> None:
+    from dataclasses import replace
+
+    clock = Clock()
+    state = MonitorState(clock=clock, stall_s=5.0)
+    state.send(decision(0, "accept"))
+    state.send(replace(status("source_lost", source="camera 0", frame=1), station="top"))
+    clock.now += 1.0
+    state.send(replace(status("source_lost", source="camera 1", frame=1), station="side"))
+    state.send(replace(status("source_reconnected", source="camera 1", outage_s=0.5), station="side"))
+    state.send(decision(2, "accept"))
+    assert not state.health().ok and state.health().reason == "station top's source lost 1.0 s ago"
+    state.send(replace(status("source_reconnected", source="camera 0", outage_s=1.0), station="top"))
+    assert state.health().ok
