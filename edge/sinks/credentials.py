@@ -2,7 +2,9 @@
 
 A secret (MQTT password, webhook token) is named, never written, in the spec: ``NAME_env=VAR``
 reads an environment variable, ``NAME_file=PATH`` a file (a mounted secret, mode 0600). The value
-only ever goes to the connection: sink names, notes, errors and events never carry it.
+only ever goes to the connection: sink names, notes, errors and events never carry it, and it
+goes over TLS (mqtts://, https://) unless the spec says ``insecure=1``: a plain connection would
+show it to anyone on the network.
 """
 
 from __future__ import annotations
@@ -16,8 +18,28 @@ from edge.sinks.base import SinkError
 from edge.sinks.options import SpecOptions
 
 
-def read_secret(options: SpecOptions, name: str) -> Optional[str]:
-    """The secret ``name`` from ``name_env`` or ``name_file``; None when neither is given."""
+def read_secret(options: SpecOptions, name: str, *, tls: bool) -> Optional[str]:
+    """The secret ``name`` from ``name_env`` or ``name_file``; None when neither is given.
+
+    Without ``tls`` it is refused unless the spec has ``insecure=1``: the operator, not a default,
+    decides that the network between the line and the destination may see it.
+    """
+    insecure = options.text("insecure")
+    if insecure not in (None, "1"):
+        raise SinkError(f"{options.label}: insecure={insecure!r} is not understood; give insecure=1 or leave it out")
+    if insecure and tls:
+        raise SinkError(f"{options.label}: insecure=1 only lets a secret go over plain mqtt:// or http://; leave it "
+                        f"out with TLS (it does not turn certificate checks off: give the CA with ca=PATH)")
+    value = _secret_value(options, name)
+    if value is not None and not tls and not insecure:
+        given = f"{name}_env" if options.text(f"{name}_env") is not None else f"{name}_file"
+        raise SinkError(f"{options.label}: {given} would send the {name} in clear text without TLS; use mqtts:// or "
+                        f"https://, or add insecure=1 to the spec if the network is trusted")
+    return value
+
+
+def _secret_value(options: SpecOptions, name: str) -> Optional[str]:
+    """The value behind ``name_env`` or ``name_file``, checked; ``name=VALUE`` itself is refused."""
     if options.text(name) is not None:
         raise SinkError(f"{options.label}: {name}= in the spec is refused, as it would show in process lists and logs; "
                         f"use {name}_env=VARIABLE or {name}_file=PATH")

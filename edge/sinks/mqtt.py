@@ -2,7 +2,8 @@
 
 Spec: ``mqtt[s]://HOST[:PORT]/TOPIC[?OPTIONS]``; options: ``timeout=S`` (wait for the broker at
 start, 2), ``spool=PATH``, ``queue=N`` (1000), ``close_timeout=S`` (10), ``username=NAME``,
-``password_env=VAR`` | ``password_file=PATH``, and for mqtts ``ca=PATH``, ``cert=PATH``, ``key=PATH``.
+``password_env=VAR`` | ``password_file=PATH`` (over plain mqtt only with ``insecure=1``), and for
+mqtts ``ca=PATH``, ``cert=PATH``, ``key=PATH``.
 
 Delivery is **at least once** (edge/sinks/queued.py): the publisher thread sends spooled events in
 order while connected and drops each one from the spool only when the broker acknowledges it
@@ -186,7 +187,7 @@ def open_mqtt(spec: str) -> MQTTSink:
     if not parts.hostname:
         raise SinkError(f"{label}: no broker host; e.g. mqtt://localhost:1883/line1/decisions")
     options = SpecOptions(label, parts.query)
-    password = read_secret(options, "password")
+    password = read_secret(options, "password", tls=parts.scheme == "mqtts")
     sink_options = dict(
         context=tls_context(options, parts.scheme == "mqtts"), username=options.text("username", parts.username),
         password=password, spool_path=options.path("spool"), queue_size=options.integer("queue", DEFAULT_QUEUE, minimum=1),

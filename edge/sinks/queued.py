@@ -9,8 +9,9 @@ Delivery is **at least once**: an event can arrive twice (acknowledged but the a
 lost, or resent after a restart); every event carries ``run`` and ``frame`` so consumers can drop
 duplicates. Events still spooled at exit are sent by the next run with the same spool.
 
-The queue overflows only when the disk cannot keep up; those events are lost *for this sink* (the
-journal, which is written inline and first, still has them) and counted. A sink whose oldest
+The queue overflows only when the disk cannot keep up; those events, and a batch the spool refuses
+to write (disk full), are lost *for this sink* (the journal, which is written inline and first,
+still has them) and counted as ``overflowed``. A sink whose oldest
 undelivered event is older than ``lag_s``, that lost events, or whose last delivery failed says so
 through ``behind()``, which the pipeline turns into a ``sink_behind`` status event.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import queue
+import sqlite3
 import sys
 import threading
 import time
@@ -31,6 +33,10 @@ from edge.sinks.spool import Spool
 
 DEFAULT_QUEUE = 1000
 INTAKE_BATCH = 256
+# Least time close() gives the intake thread to spool what is queued: a healthy disk needs
+# milliseconds for a full queue, and close_timeout=0 (leave the backlog to the next run) must
+# still spool it rather than lose it.
+SPOOL_AT_CLOSE_S = 2.0
 _STOP = object()
 
 
@@ -46,7 +52,8 @@ class QueuedSink(Sink):
         self._queue: "queue.Queue[object]" = queue.Queue(maxsize=queue_size)
         self._cv = threading.Condition()
         self._stopping = False                # close() gave up waiting: delivery ends now
-        self.overflowed = 0                   # events the full queue turned away (this sink only)
+        self._closed = False
+        self.overflowed = 0                   # events the full queue or the spool turned away (this sink only)
         self.delivered = 0
         self.failures = 0                     # delivery attempts that failed (each is retried)
         self.refused = 0                      # events the destination refused for good, dropped from the spool
@@ -70,7 +77,8 @@ class QueuedSink(Sink):
         try:
             self._queue.put_nowait((self._topic(event), event.to_json()))
         except queue.Full:
-            self.overflowed += 1
+            with self._cv:  # the intake thread counts lost batches too
+                self.overflowed += 1
 
     def _topic(self, event: Event) -> str:
         """Where the event goes within the destination (MQTT: decisions and status topics)."""
@@ -91,14 +99,29 @@ class QueuedSink(Sink):
                 except queue.Empty:
                     break
                 stop = item is _STOP
-            if batch:
-                self.spool.add_many(batch)
+            if batch and self._spooled(batch):
                 with self._cv:
                     self._accepted += len(batch)
                     self._arrivals.append((self._accepted, time.monotonic()))
                     self._cv.notify_all()
             if stop:
                 return
+
+    def _spooled(self, batch: List[Tuple[str, str]]) -> bool:
+        """Write ``batch`` to the spool; False when the disk refused it (full, failing, spool closed).
+
+        The intake thread must outlive such an error: were it to end, the queue would fill and
+        every later event would be lost too, and ``close`` would wait on it. The batch is lost for
+        this sink only (the journal has it) and reported by ``behind`` like a queue overflow.
+        """
+        try:
+            self.spool.add_many(batch)
+        except (OSError, sqlite3.Error) as exc:
+            with self._cv:
+                self.overflowed += len(batch)
+                self.last_error = f"spool {self.spool.path} refused a write ({exc})"
+            return False
+        return True
 
     # -- delivery thread helpers ----------------------------------------------------------
     def _deliver_loop(self) -> None:
@@ -165,8 +188,8 @@ class QueuedSink(Sink):
     def behind(self) -> Optional[str]:
         reasons = []
         if self.overflowed > self._reported_overflow:
-            reasons.append(f"{self.overflowed - self._reported_overflow} events lost to a full queue "
-                           f"(the disk spool could not keep up)")
+            reasons.append(f"{self.overflowed - self._reported_overflow} events lost to a full queue or a "
+                           f"failed spool write (the disk spool could not keep up)")
             self._reported_overflow = self.overflowed
         age = self._oldest_age_s()
         if age > self.lag_s:
@@ -177,19 +200,34 @@ class QueuedSink(Sink):
 
     # -- end ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Spool what is queued, wait up to ``close_timeout_s`` for delivery, keep the rest for the next run."""
-        if not self._intake.is_alive() and self._stopping:
-            return  # closed already
-        self._queue.put(_STOP)  # blocks only while the queue is full: the intake thread is emptying it
-        self._intake.join()
+        """Spool what is queued, wait up to ``close_timeout_s`` for delivery, keep the rest for the next run.
+
+        Every wait is bounded, so a disk that stalls cannot keep the run from ending: the queued
+        events get ``close_timeout_s`` (at least ``SPOOL_AT_CLOSE_S``) to reach the spool.
+        """
+        with self._cv:
+            if self._closed:
+                return  # an error path closes every sink, some of them twice
+            self._closed = True
+        spool_s = max(self.close_timeout_s, SPOOL_AT_CLOSE_S)
+        spool_by = time.monotonic() + spool_s
+        try:
+            self._queue.put(_STOP, timeout=_left(spool_by))  # full only while the intake thread is stuck on the disk
+        except queue.Full:
+            pass  # the join below gives up at the same deadline
+        self._intake.join(_left(spool_by))
         deadline = time.monotonic() + self.close_timeout_s
         with self._cv:
-            self._cv.wait_for(lambda: self.delivered + self.refused >= self._accepted,
-                              max(0.0, deadline - time.monotonic()))
+            self._cv.wait_for(lambda: self.delivered + self.refused >= self._accepted, _left(deadline))
             self._stopping = True
             self._cv.notify_all()
         self._worker.join(self._worker_join_s())
         self._disconnect()
+        if self._intake.is_alive():
+            # Its write holds the spool: counting or closing it would wait on the disk as well.
+            print(f"gainctl run: the spool {self.spool.path} took no write for {self.name} in {spool_s:g} s; "
+                  f"the events still queued are lost for this sink (the journal has them)", file=sys.stderr)
+            return
         left = len(self.spool)
         self.spool.close()
         if left:
@@ -202,3 +240,8 @@ class QueuedSink(Sink):
 
     def _disconnect(self) -> None:
         """Release the connection, after the delivery thread ended."""
+
+
+def _left(deadline: float) -> float:
+    """Seconds until the monotonic ``deadline``, never negative (a timeout argument)."""
+    return max(0.0, deadline - time.monotonic())

@@ -2,15 +2,21 @@
 
 An event is removed only once its destination acknowledged it, so whatever a run could not
 deliver (endpoint away, process killed) is sent by the next run with the same sink.
+
+One sink at a time owns a spool: two sinks sharing one (two stations with the same destination,
+or two runs at once) would each send every row, and neither one's counts would ever settle. The
+owner holds an exclusive ``flock`` on ``PATH.lock``, which the system drops when the process ends,
+however it ends, so a restarted run takes its spool over and sends what was left in it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import sqlite3
 import threading
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import IO, List, Sequence, Tuple
 
 from edge.cache import user_cache_dir
 from edge.sinks.base import SinkError
@@ -32,11 +38,16 @@ class Spool:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._owner = _own(self.path)
+        except OSError as exc:
+            raise SinkError(f"spool {self.path}: cannot open ({exc}); pass a writable spool=PATH in the sink spec") from exc
+        try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # survives a crash of this process; see journal for power loss
             self._db.execute("CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, payload TEXT)")
         except (OSError, sqlite3.Error) as exc:
+            self._owner.close()
             raise SinkError(f"spool {self.path}: cannot open ({exc}); pass a writable spool=PATH in the sink spec") from exc
         self._lock = threading.Lock()
 
@@ -72,3 +83,20 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._owner.close()  # after the database: the next owner finds it complete
+
+
+def _own(path: Path) -> IO[bytes]:
+    """The open, exclusively locked ``PATH.lock`` of the spool at ``path``; SinkError when another sink has it.
+
+    A separate file, because closing a second descriptor of the database itself would drop the
+    POSIX locks SQLite holds on it in this process.
+    """
+    owner = open(path.with_name(path.name + ".lock"), "ab")
+    try:
+        fcntl.flock(owner.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner.close()
+        raise SinkError(f"spool {path} is in use by another sink (another station or run with the same destination); "
+                        f"give this sink its own spool=PATH") from None
+    return owner

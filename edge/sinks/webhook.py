@@ -3,12 +3,17 @@
 Spec: ``http(s)://HOST[:PORT]/PATH[?OPTIONS]``; options: ``timeout=S`` (per request, 2),
 ``retries=N`` (5), ``backoff_max=S`` (5), ``spool=PATH``, ``queue=N`` (1000), ``close_timeout=S``
 (10), ``token_env=VAR`` | ``token_file=PATH`` (sent as ``Authorization: Bearer TOKEN``, or as
-``HEADER: TOKEN`` with ``header=HEADER``), and for https ``ca=PATH``, ``cert=PATH``, ``key=PATH``.
+``HEADER: TOKEN`` with ``header=HEADER``; over plain http only with ``insecure=1``), and for https
+``ca=PATH``, ``cert=PATH``, ``key=PATH``.
 
 A failed POST (network, timeout, HTTP 5xx, 408, 429) is retried with a backoff doubling from
 0.25 s for ``retries`` attempts, then every ``backoff_max`` seconds until it goes through: the
 event stays spooled meanwhile, and the ones behind it wait (order is kept). An event the endpoint
 refuses (any other 4xx) is dropped after the same attempts and counted as refused.
+
+Redirects are not followed: urllib would turn the POST into a GET that "succeeds" without the event
+and carry the token to whatever URL the answer names. A 3xx is a failed delivery like a 5xx (the
+event stays spooled and is retried), and ``last_error`` says to point the sink at the final URL.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from edge.sinks.base import SinkError
 from edge.sinks.credentials import probe, read_secret, tls_context
@@ -27,6 +32,14 @@ from edge.sinks.queued import DEFAULT_QUEUE, QueuedSink
 from edge.sinks.spool import default_spool_path
 
 RETRYABLE_4XX = (408, 429)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Answers every redirect with an HTTPError carrying its 3xx, so the POST and its token go to ``url`` only."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:
+        raise urllib.error.HTTPError(req.full_url, code, f"{msg} (redirect not followed)", headers, fp)
 
 
 class WebhookSink(QueuedSink):
@@ -45,7 +58,7 @@ class WebhookSink(QueuedSink):
         self.name = f"webhook:{public_url(parts)}"
         self.timeout_s, self.retries, self.backoff_s, self.backoff_max_s = timeout_s, retries, backoff_s, backoff_max_s
         self._headers = {"Content-Type": "application/json", **(headers or {})}
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
         self.reachable_at_start = probe(parts.hostname, port, context, self.name, timeout_s)
         super().__init__(spool_path or default_spool_path("webhook", parts.hostname, port, parts.path),
                          queue_size=queue_size, close_timeout_s=close_timeout_s)
@@ -64,6 +77,8 @@ class WebhookSink(QueuedSink):
             with self._opener.open(request, timeout=self.timeout_s) as response:
                 return 200 <= response.status < 300, f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                return False, f"HTTP {exc.code}: redirects are not followed; give the URL it redirects to"
             return False, f"HTTP {exc.code}"
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             return False, repr(getattr(exc, "reason", exc))
@@ -104,7 +119,7 @@ def open_webhook(spec: str) -> WebhookSink:
     """The webhook for an ``http(s)://`` sink spec (options in the module docstring)."""
     parts = split_sink_url(spec, "webhook")
     options = SpecOptions(f"webhook {public_url(parts)}", parts.query)
-    token = read_secret(options, "token")
+    token = read_secret(options, "token", tls=parts.scheme == "https")
     header = options.text("header")
     if header is not None and token is None:
         raise SinkError(f"{options.label}: header={header} needs the token it carries: add token_env= or token_file=")

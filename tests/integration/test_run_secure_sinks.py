@@ -7,6 +7,7 @@ appear in no output, journal line or sink name.
 from __future__ import annotations
 
 import json
+import signal
 import ssl
 import time
 from pathlib import Path
@@ -192,3 +193,48 @@ def test_dead_and_slow_webhooks_cost_the_line_nothing(line: tuple, tmp_path: Pat
     assert max(e["latency_ms"] for e in decisions) < 400      # the slow endpoint takes 500 ms per event
     assert elapsed < 10, elapsed
     assert "events are still spooled" in result.output
+
+
+def test_a_token_over_plain_http_needs_insecure(line: tuple, tmp_path: Path) -> None:
+    endpoint = Endpoint()
+    spec = f"{endpoint.url()}?token_env=GAIN_TEST_TOKEN&spool={tmp_path / 'spool.sqlite'}"
+    try:
+        refused = _run(line, spec, env={"GAIN_TEST_TOKEN": TOKEN})
+        attempts_when_refused = endpoint.attempts
+        taken = _run(line, spec + "&insecure=1", env={"GAIN_TEST_TOKEN": TOKEN})
+    finally:
+        endpoint.close()
+    assert refused.exit_code == 2 and "in clear text without TLS" in refused.output and "insecure=1" in refused.output
+    assert attempts_when_refused == 0 and TOKEN not in refused.output
+    assert taken.exit_code == 0, taken.output
+    assert endpoint.frames == list(range(FRAMES)) and {h["Authorization"] for h in endpoint.headers} == {f"Bearer {TOKEN}"}
+
+
+def test_a_full_disk_loses_the_webhook_its_events_not_the_run(line: tuple, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every spool write fails: the run ends within the sink's close timeout, the summary counts the loss."""
+    from edge.sinks.spool import Spool
+
+    def disk_full(self: Spool, rows: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Spool, "add_many", disk_full)
+    journal = tmp_path / "journal.jsonl"
+    port = free_port()
+    spec = f"http://127.0.0.1:{port}/hook?queue=1&close_timeout=1&spool={tmp_path / 'spool.sqlite'}"
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the run did not end: the webhook's close waited on its intake thread")
+
+    previous = signal.signal(signal.SIGALRM, hung)   # the run wants the main thread (it handles signals)
+    signal.alarm(30)
+    try:
+        result = _run(line, f"journal:{journal}", spec)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert [e["frame"] for e in events if e["kind"] == "decision"] == list(range(FRAMES))   # the journal keeps them
+    counters = events[-1]["detail"]["sinks"][f"webhook:http://127.0.0.1:{port}/hook"]
+    assert counters["delivered"] == 0 and counters["pending"] == 0 and counters["overflowed"] >= FRAMES

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.bench.loopback import Endpoint, free_port
+from edge.events import Event
 from edge.sinks import SinkError, open_sink
 
 SECRET = "s3cr3t-Passw0rd"
@@ -30,6 +32,12 @@ SECRET = "s3cr3t-Passw0rd"
     ("mqtts://127.0.0.1:9/line?username=cam&password_file=/nonexistent/pw", "password_file=/nonexistent/pw cannot be read"),
     (f"mqtts://127.0.0.1:9/line?key={__file__}", "key= needs its certificate"),
     ("mqtt://127.0.0.1:notaport/line", "bad port"),
+    ("http://127.0.0.1:9/hook?token_env=HOME", "token_env would send the token in clear text without TLS; use mqtts:// "
+                                               "or https://, or add insecure=1 to the spec if the network is trusted"),
+    (f"http://127.0.0.1:9/hook?token_file={__file__}", "token_file would send the token in clear text"),
+    ("mqtt://127.0.0.1:9/line?username=cam&password_env=HOME", "password_env would send the password in clear text"),
+    ("http://127.0.0.1:9/hook?token_env=HOME&insecure=yes", "insecure='yes' is not understood; give insecure=1"),
+    ("https://127.0.0.1:9/hook?token_env=HOME&insecure=1", "insecure=1 only lets a secret go over plain mqtt:// or http://"),
 ])
 def test_bad_options_are_refused_with_the_fix(spec: str, message: str) -> None:
     with pytest.raises(SinkError, match=None) as info:
@@ -60,6 +68,27 @@ def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("\n")
     with pytest.raises(SinkError, match="token_file=.* is empty"):
         open_sink(f"https://127.0.0.1:9/hook?token_file={tmp_path / 'token'}")
+
+
+def test_a_token_over_plain_http_goes_out_with_insecure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAIN_TEST_TOKEN", SECRET)
+    endpoint = Endpoint()
+    try:
+        sink = open_sink(f"{endpoint.url()}?token_env=GAIN_TEST_TOKEN&insecure=1&spool={tmp_path / 'spool.sqlite'}")
+        sink.send(Event(kind="decision", frame=1, decision="accept", score=0.1, threshold=0.5, run="r"))
+        sink.close()
+    finally:
+        endpoint.close()
+    assert endpoint.frames == [1] and endpoint.headers[0]["Authorization"] == f"Bearer {SECRET}"
+
+
+def test_a_password_over_plain_mqtt_is_taken_with_insecure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed (mqtt extra)")
+    monkeypatch.setenv("GAIN_TEST_PASSWORD", SECRET)
+    sink = open_sink(f"mqtt://127.0.0.1:{free_port()}/line?username=cam&password_env=GAIN_TEST_PASSWORD&insecure=1"
+                     f"&timeout=0.1&close_timeout=0&spool={tmp_path / 'spool.sqlite'}")
+    sink.close()
+    assert sink.name == f"mqtt://127.0.0.1:{sink.port}/line"
 
 
 def test_a_refused_spec_writes_no_spool(tmp_path: Path) -> None:

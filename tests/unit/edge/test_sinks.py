@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable, List, Tuple
 
 import pytest
 
@@ -126,6 +130,114 @@ def test_a_sink_whose_queue_overflows_says_so_and_counts_the_loss(tmp_path: Path
     finally:
         endpoint.close()
     assert sink.counters()["overflowed"] == sink.overflowed and len(endpoint.frames) == 10 - sink.overflowed
+
+
+def _serve(answer: Callable[[BaseHTTPRequestHandler], None]) -> ThreadingHTTPServer:
+    """An HTTP server on 127.0.0.1 that lets ``answer`` reply to every GET and POST."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            answer(self)
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307])
+def test_a_webhook_redirect_is_a_failed_delivery_and_the_token_never_follows_it(
+        code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAIN_TEST_TOKEN", "tok-stays-home")
+    seen: List[Tuple[str, dict]] = []
+
+    def elsewhere_answer(handler: BaseHTTPRequestHandler) -> None:
+        seen.append((handler.command, dict(handler.headers)))
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def redirect(handler: BaseHTTPRequestHandler) -> None:
+        handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        handler.send_response(code)
+        handler.send_header("Location", f"http://127.0.0.1:{elsewhere.server_port}/other")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    elsewhere = _serve(elsewhere_answer)
+    hook = _serve(redirect)
+    spool = tmp_path / "spool.sqlite"
+    try:
+        sink = open_sink(f"http://127.0.0.1:{hook.server_port}/hook?token_env=GAIN_TEST_TOKEN&insecure=1"
+                         f"&close_timeout=0.3&spool={spool}")
+        sink.backoff_s = 0.01
+        sink.send(_decision(1))
+        sink.close()
+    finally:
+        for server in (hook, elsewhere):
+            server.shutdown()
+            server.server_close()
+    assert seen == []                                    # neither the event nor the token went elsewhere
+    assert sink.delivered == 0 and sink.failures >= 1 and (sink.last_error or "").startswith(f"HTTP {code}")
+    assert "redirects are not followed" in (sink.last_error or "")
+    assert [json.loads(p)["frame"] for _, _, p in Spool(spool).after(0, 10)] == [1]   # kept for the next attempt
+
+
+def test_a_spool_that_refuses_writes_loses_events_for_its_sink_only_and_close_still_returns(tmp_path: Path) -> None:
+    sink = open_sink(f"http://127.0.0.1:{free_port()}/hook?queue=2&close_timeout=0.5&spool={tmp_path / 'spool.sqlite'}")
+
+    def disk_full(rows: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    sink.spool.add_many = disk_full
+    for i in range(10):
+        sink.send(_decision(i))
+        time.sleep(0.01)                                 # the intake thread takes some batches before the queue fills
+    closing = threading.Thread(target=sink.close, daemon=True)
+    started = time.monotonic()
+    closing.start()
+    closing.join(5)
+    assert not closing.is_alive(), "close() hung on a dead intake thread"
+    assert time.monotonic() - started < 0.5 + 2.5        # its close timeout and the delivery thread's join
+    assert sink.counters() == {"delivered": 0, "pending": 0, "failures": 0, "refused": 0, "overflowed": 10}
+    assert "10 events lost" in (sink.behind() or "") and "No space left on device" in (sink.last_error or "")
+
+
+def test_a_spool_is_owned_by_one_sink_until_it_closes(tmp_path: Path) -> None:
+    spool = tmp_path / "spool.sqlite"
+    first = open_sink(f"http://127.0.0.1:{free_port()}/a?close_timeout=0&spool={spool}")
+    first.send(_decision(1))
+    with pytest.raises(SinkError, match=r"spool .*spool\.sqlite is in use by another sink.*give this sink its own spool=PATH"):
+        open_sink(f"http://127.0.0.1:{free_port()}/b?close_timeout=0&spool={spool}")
+    first.close()
+    endpoint = Endpoint()                                # a restarted run takes the spool over and sends what is left
+    try:
+        again = open_sink(f"{endpoint.url()}?spool={spool}")
+        again.close()
+    finally:
+        endpoint.close()
+    assert again.left_from_before == 1 and endpoint.frames == [1]
+
+
+def test_a_spool_left_by_a_killed_process_is_taken_over_by_the_next(tmp_path: Path) -> None:
+    spool = tmp_path / "spool.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom edge.sinks.spool import Spool\n"
+                               "s = Spool(sys.argv[1]); s.add('t', 'm'); print('ready', flush=True); time.sleep(60)",
+                               str(spool)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(SinkError, match="is in use by another sink"):
+            Spool(spool)
+    finally:
+        holder.kill()
+        holder.wait()
+    again = Spool(spool)
+    assert [p for _, _, p in again.after(0, 10)] == ["m"]
+    again.close()
 
 
 def test_a_sink_is_behind_when_its_oldest_event_waits_too_long(tmp_path: Path) -> None:
