@@ -13,6 +13,7 @@ import pytest
 
 from edge.mirror import check_mirrors
 from edge.signing import SIGNATURE_FILE, generate_key_pair, load_signed_bundle
+from gain_mtl.export.exporter import unknown_entries
 
 pytestmark = pytest.mark.slow
 
@@ -36,3 +37,4 @@ def test_int8_export_keeps_library_messages_off_the_console_and_signs(tmp_path: 
     log = (out / "export.log").read_text()
     assert "nncf" in log and "pre-processing" in log
     check_mirrors(load_signed_bundle(out, public))  # every model file agrees with the signed manifest
+    assert unknown_entries(out) == []  # everything an export writes is known, so --force may replace it
