@@ -150,7 +150,8 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
         if monitor is not None:
             monitor.start({"model": bundle.folder.name, "file": selection.artifact.name, "backend": info.name,
                            "precision": selection.precision, "source": described, "mode": mode, "run": pipeline.run_id},
-                          threshold, pipeline.queue_depth, _all_sinks(opened, own), localizes=bundle.spec.localizes)
+                          threshold, pipeline.queue_depth, opened, localizes=bundle.spec.localizes,
+                          station_sinks={entry.name: station_sinks for entry, station_sinks in zip(entries, own)})
     except ValueError as exc:
         runner.deactivate()
         _close_all(_all_sinks(opened, own) + frames)

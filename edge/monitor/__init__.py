@@ -8,7 +8,7 @@ package imports no web library: ``Monitor`` does, so a run without ``--serve`` n
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from edge.monitor.address import MonitorError, check_exposure, parse_address
 from edge.monitor.state import MonitorState
@@ -54,10 +54,13 @@ class Monitor:
         return url(self.host, self.port, self.token if with_token else None)
 
     def start(self, info: Dict[str, Any], threshold: float, queue_depth: Callable[[], int],
-              sinks: Sequence[Sink] = (), localizes: bool = True) -> None:
+              sinks: Sequence[Sink] = (), localizes: bool = True,
+              station_sinks: Optional[Mapping[Optional[str], Sequence[Sink]]] = None) -> None:
         """Serve: ``info`` (model, backend, ...) is shown on the page and in ``gainctl_model_info``.
 
-        ``localizes=False`` (a bundle that never trained its localization head) draws no heatmap.
+        ``sinks`` (the line's) and ``station_sinks`` (each station's own, by its name) are the ones
+        whose backlog ``/metrics`` reports. ``localizes=False`` (a bundle that never trained its
+        localization head) draws no heatmap.
         """
         import threading
 
@@ -67,7 +70,7 @@ class Monitor:
         from edge.monitor.server import MonitorServer
 
         labels = {**{k: str(v) for k, v in info.items()}, "threshold": f"{threshold:.6g}"}
-        registry = line_registry(LineCollector(self.state, labels, threshold, queue_depth, sinks))
+        registry = line_registry(LineCollector(self.state, labels, threshold, queue_depth, sinks, station_sinks))
         self._closing = threading.Event()
         self.encoder = FrameEncoder(self.state, localizes, self.live_fps)
         app = create_app(self.state, self.encoder, registry, {**info, "threshold": threshold}, self.token, self._closing)

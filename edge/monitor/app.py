@@ -8,7 +8,8 @@ full), and a client that falls behind ``/events`` skips the oldest events, told 
     /stream.mjpg    the live frame with heatmap and boxes, multipart JPEG at the encoder's rate
     /frame.jpg      the newest of those frames, once
     /api/state      counters, last-minute throughput and latency, health, the gallery's rejects
-    /rejects/N/overlay.jpg | frame.jpg | thumb.jpg   one reject of the gallery
+    /rejects/N/overlay.jpg | frame.jpg | thumb.jpg   one reject of the gallery: frame N of the one
+                    source, or with ?station=NAME of that station (each station counts its frames from 0)
     /events         server-sent events, each the journal's JSON of one event
     /healthz        200 while frames flow, 503 and the reason otherwise (no token needed)
     /metrics        Prometheus text format
@@ -97,8 +98,9 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
             "info": info, "health": {"ok": health.ok, "reason": health.reason},
             "counts": counts.decisions, "fault_reasons": counts.fault_reasons, "window": state.window(),
             "last": last.to_dict() if last is not None else None, "live": encoder.live_seq,
-            "rejects": [{"frame": r.event.frame, "score": r.event.score, "ts_decision": r.event.ts_decision,
-                         "regions": len(r.event.regions or ())} for r in encoder.gallery()],
+            "rejects": [{"station": r.event.station, "frame": r.event.frame, "score": r.event.score,
+                         "ts_decision": r.event.ts_decision, "regions": len(r.event.regions or ())}
+                        for r in encoder.gallery()],
         }, headers={"Cache-Control": "no-store"})
 
     async def frame_jpg(request: Request) -> Response:
@@ -127,7 +129,7 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
         kind = request.path_params["kind"]
         if kind not in PICTURES:
             return PlainTextResponse(f"no picture {kind!r}; one of {', '.join(PICTURES)}\n", status_code=404)
-        pictures = encoder.reject(request.path_params["frame"])
+        pictures = encoder.reject(request.path_params["frame"], request.query_params.get("station"))
         if pictures is None:
             return PlainTextResponse("that reject is no longer in the gallery (it keeps the last 20)\n", status_code=404)
         return Response(getattr(pictures, kind), media_type="image/jpeg")

@@ -28,6 +28,10 @@ JPEG_QUALITY = 80
 MIN_WIDTH, MAX_WIDTH = 480, 960
 THUMB_WIDTH = 160
 
+# A reject of the gallery: (station, frame). Each station numbers its frames from 0, so the frame
+# alone would let one station's picture replace another's; the station is None for one source.
+RejectKey = Tuple[Optional[str], Optional[int]]
+
 
 @dataclasses.dataclass
 class RejectPictures:
@@ -92,7 +96,7 @@ class FrameEncoder:
         self.live: Optional[bytes] = None
         self.live_seq = 0  # bumped for each new live JPEG; streams send when it changes
         self._drawn: Optional[Event] = None
-        self._gallery: Dict[int, RejectPictures] = {}
+        self._gallery: Dict[RejectKey, RejectPictures] = {}  # oldest first, as the state keeps them
         self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="monitor-frames", daemon=True)
@@ -106,11 +110,12 @@ class FrameEncoder:
             self._thread.join(5.0)
 
     def gallery(self) -> List[RejectPictures]:
-        """The encoded rejects, newest first."""
-        return sorted(self._gallery.values(), key=lambda r: r.event.frame or 0, reverse=True)
+        """The encoded rejects, newest first: in the order they were decided, since frame ids count per station."""
+        return list(reversed(self._gallery.values()))
 
-    def reject(self, frame: int) -> Optional[RejectPictures]:
-        return self._gallery.get(frame)
+    def reject(self, frame: int, station: Optional[str] = None) -> Optional[RejectPictures]:
+        """The pictures of ``station``'s frame ``frame`` (station None: a run of one source), if still shown."""
+        return self._gallery.get((station, frame))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -131,7 +136,10 @@ class FrameEncoder:
             self._drawn = event
             self.live_seq += 1
         shown = self.state.rejects()
-        gallery = {event.frame: self._gallery.get(event.frame) or self._pictures(event, context) for event, context in shown}
+        gallery: Dict[RejectKey, RejectPictures] = {}
+        for event, context in shown:
+            key = (event.station, event.frame)
+            gallery[key] = self._gallery.get(key) or self._pictures(event, context)
         self._gallery = gallery  # swapped whole: readers see the old or the new dict, never a half-built one
 
     def _pictures(self, event: Event, context: FrameContext) -> RejectPictures:

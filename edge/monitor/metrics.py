@@ -6,7 +6,7 @@ A custom collector rather than prometheus_client's own counters: the line alread
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily, Metric
@@ -19,12 +19,19 @@ PREFIX = "gainctl"
 
 
 class LineCollector:
-    """Decisions, faults, frame-to-decision latency, queue depth, sink backlog, model and health."""
+    """Decisions, faults, frame-to-decision latency, queue depth, sink backlog, model and health.
+
+    ``sinks`` get every station's events; ``station_sinks`` are each station's own. The backlog
+    names the station of each sink (empty for the line's), so two stations publishing to the same
+    broker and topic are two series, not one scrape with a duplicate sample.
+    """
 
     def __init__(self, state: MonitorState, info: Dict[str, str], threshold: float,
-                 queue_depth: Callable[[], int], sinks: Sequence[Sink] = ()) -> None:
-        self.state, self.info, self.threshold = state, info, threshold
-        self.queue_depth, self.sinks = queue_depth, list(sinks)
+                 queue_depth: Callable[[], int], sinks: Sequence[Sink] = (),
+                 station_sinks: Optional[Mapping[Optional[str], Sequence[Sink]]] = None) -> None:
+        self.state, self.info, self.threshold, self.queue_depth = state, info, threshold, queue_depth
+        self.sinks: List[Tuple[str, Sink]] = [("", sink) for sink in sinks] + [
+            (station or "", sink) for station, own in (station_sinks or {}).items() for sink in own]
 
     def collect(self) -> Iterator[Metric]:
         counts = self.state.counts()
@@ -48,11 +55,11 @@ class LineCollector:
                                 value=self.queue_depth())
         backlog = GaugeMetricFamily(f"{PREFIX}_sink_backlog_events",
                                     "Events a sink accepted and has not delivered yet (e.g. spooled while a broker is away).",
-                                    labels=["sink"])
-        for sink in self.sinks:
+                                    labels=["sink", "station"])
+        for station, sink in self.sinks:
             pending: Optional[Callable[[], int]] = getattr(sink, "pending", None)  # the sinks that queue have it
             if callable(pending):
-                backlog.add_metric([sink.name], pending())
+                backlog.add_metric([sink.name, station], pending())
         yield backlog
         yield InfoMetricFamily(f"{PREFIX}_model", "The bundle, backend and precision this run inspects with.",
                                value=self.info)

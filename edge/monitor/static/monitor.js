@@ -6,18 +6,25 @@ const $ = (id) => document.getElementById(id);
 const number = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
 let shownRejects = "";
 
+// A reject's pictures: frame ids count per station, so a run of several names the station too.
+// (`== null`: api/state sends a run of one source's station as null, /events leaves it out.)
+const picture = (reject, kind) =>
+  `rejects/${reject.frame}/${kind}.jpg` + (reject.station == null ? "" : `?station=${encodeURIComponent(reject.station)}`);
+// "top #12" on a line of several stations, "#12" for a run of one source (its events name no station).
+const frameName = (event) => (event.station == null ? "" : `${event.station} `) + `#${event.frame}`;
+
 function showDecision(event) {
   const verdict = $("verdict");
   verdict.textContent = event.decision.toUpperCase() + (event.reason ? ` (${event.reason})` : "");
   verdict.className = `verdict ${event.decision}`;
   $("score").textContent = number(event.score, 4);
   $("threshold").textContent = number(event.threshold, 4);
-  $("frame").textContent = `#${event.frame}`;
+  $("frame").textContent = frameName(event);
   $("latency").textContent = event.latency_ms === undefined ? "—" : `${number(event.latency_ms, 1)} ms`;
 }
 
 function showRejects(rejects) {
-  const key = rejects.map((r) => r.frame).join(",");
+  const key = JSON.stringify(rejects.map((r) => [r.station, r.frame]));
   if (key === shownRejects) return;
   shownRejects = key;
   $("rejects-empty").hidden = rejects.length > 0;
@@ -26,11 +33,12 @@ function showRejects(rejects) {
     const button = document.createElement("button");
     button.className = "reject";
     button.dataset.frame = reject.frame;
+    if (reject.station != null) button.dataset.station = reject.station;
     const thumb = document.createElement("img");
-    thumb.src = `rejects/${reject.frame}/thumb.jpg`;
-    thumb.alt = `reject, frame ${reject.frame}`;
+    thumb.src = picture(reject, "thumb");
+    thumb.alt = `reject, frame ${frameName(reject)}`;
     const label = document.createElement("span");
-    label.textContent = `#${reject.frame} · ${number(reject.score, 3)}`;
+    label.textContent = `${frameName(reject)} · ${number(reject.score, 3)}`;
     button.append(thumb, label);
     button.addEventListener("click", () => openReject(reject));
     return button;
@@ -38,9 +46,9 @@ function showRejects(rejects) {
 }
 
 function openReject(reject) {
-  $("viewer-title").textContent = `Frame #${reject.frame}: score ${number(reject.score, 4)}, ${reject.regions} region(s)`;
-  $("viewer-overlay").src = `rejects/${reject.frame}/overlay.jpg`;
-  $("viewer-frame").src = `rejects/${reject.frame}/frame.jpg`;
+  $("viewer-title").textContent = `Frame ${frameName(reject)}: score ${number(reject.score, 4)}, ${reject.regions} region(s)`;
+  $("viewer-overlay").src = picture(reject, "overlay");
+  $("viewer-frame").src = picture(reject, "frame");
   $("viewer").showModal();
 }
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edge.events import Event
 from edge.monitor.address import MonitorError, check_exposure, parse_address
+from edge.sinks.base import FrameContext, Sink
 from gain_mtl.cli import main
 from tests.helpers.tiny_bundle import write_video
 
@@ -84,3 +86,49 @@ def test_a_run_without_serve_imports_no_web_library(tiny_bundle_dir: Path, tmp_p
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout
     assert len((tmp_path / "j.jsonl").read_text().splitlines()) == 6  # 5 decisions and the summary
+
+
+class Held(Sink):
+    """A station's own queueing sink (as MQTT and webhook are) holding a known backlog."""
+
+    name = "mqtt://broker:1883/line"
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+
+    def send(self, event: Event, context: FrameContext | None = None) -> None:
+        pass
+
+    def pending(self) -> int:
+        return self.held
+
+
+def test_each_stations_own_sinks_are_in_the_backlog_metric(tiny_bundle_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("starlette", reason="the monitor extra is not installed")
+    import urllib.request
+
+    import edge.sinks
+    from edge.monitor import Monitor
+
+    write_video(tmp_path / "v.avi", 3)
+    (tmp_path / "line.toml").write_text(
+        f'[[station]]\nname = "top"\nsource = "{tmp_path / "v.avi"}"\nsinks = ["held:2"]\n\n'
+        f'[[station]]\nname = "side"\nsource = "{tmp_path / "v.avi"}"\nsinks = ["held:3"]\n')
+    real_open, real_start = edge.sinks.open_sink, Monitor.start
+    monkeypatch.setattr(edge.sinks, "open_sink",
+                        lambda spec: Held(int(spec[len("held:"):])) if spec.startswith("held:") else real_open(spec))
+    scraped = []
+
+    def start_and_scrape(self: Monitor, *args, **kwargs) -> None:
+        real_start(self, *args, **kwargs)
+        scraped.append(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10).read().decode())
+
+    monkeypatch.setattr(Monitor, "start", start_and_scrape)
+    # Not through CliRunner: the server's threads write to the stderr it would close on return.
+    main(["run", "--model", str(tiny_bundle_dir), "--line", str(tmp_path / "line.toml"), "--backend", "onnxruntime",
+          "--sink", f"journal:{tmp_path / 'j.jsonl'}", "--serve", "127.0.0.1:0"], standalone_mode=False)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    backlog = {(s.labels["sink"], s.labels["station"]): s.value for family in text_string_to_metric_families(scraped[0])
+               for s in family.samples if s.name == "gainctl_sink_backlog_events"}
+    assert backlog == {("mqtt://broker:1883/line", "top"): 2, ("mqtt://broker:1883/line", "side"): 3}

@@ -27,11 +27,14 @@ class Spooling(Sink):
 
     name = "mqtt://broker/line"
 
+    def __init__(self, held: int = 7) -> None:
+        self.held = held
+
     def send(self, event: Event, context: FrameContext | None = None) -> None:
         pass
 
     def pending(self) -> int:
-        return 7
+        return self.held
 
 
 def feed(monitor: Monitor) -> None:
@@ -57,6 +60,13 @@ def monitor() -> Iterator[Monitor]:
     m = start(None)
     yield m
     m.close()
+
+
+def metric_samples(monitor: Monitor) -> dict:
+    code, body, _ = get(monitor, "/metrics")
+    assert code == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
 
 
 def get(monitor: Monitor, path: str, headers: dict | None = None) -> tuple[int, bytes, Any]:
@@ -92,7 +102,7 @@ def test_metrics_count_decisions_faults_latency_queue_backlog_and_model(monitor:
     assert samples[("gainctl_frame_to_decision_seconds_bucket", (("le", "0.0025"),))] == 0
     assert samples[("gainctl_frame_to_decision_seconds_bucket", (("le", "0.005"),))] == 3
     assert samples[("gainctl_queue_depth", ())] == 3
-    assert samples[("gainctl_sink_backlog_events", (("sink", "mqtt://broker/line"),))] == 7
+    assert samples[("gainctl_sink_backlog_events", (("sink", "mqtt://broker/line"), ("station", "")))] == 7
     assert samples[("gainctl_decision_threshold", ())] == 0.5
     info = [labels for (name, labels) in samples if name == "gainctl_model_info"][0]
     assert dict(info) == {"model": "tiny", "backend": "onnxruntime", "precision": "fp32", "threshold": "0.5"}
@@ -107,7 +117,7 @@ def test_the_page_its_state_the_live_frame_and_the_gallery(monitor: Monitor) -> 
     state = json.loads(get(monitor, "/api/state")[1])
     assert state["counts"] == {"accept": 2, "reject": 1, "fault": 1}
     assert state["last"]["frame"] == 3 and state["rejects"] == [
-        {"frame": 1, "score": 0.9, "ts_decision": None, "regions": 1}]
+        {"station": None, "frame": 1, "score": 0.9, "ts_decision": None, "regions": 1}]
     code, jpeg, headers = get(monitor, "/frame.jpg")
     assert code == 200 and jpeg[:2] == b"\xff\xd8" and headers["content-type"] == "image/jpeg"
     for kind in ("thumb", "overlay", "frame"):
@@ -115,6 +125,45 @@ def test_the_page_its_state_the_live_frame_and_the_gallery(monitor: Monitor) -> 
         assert code == 200 and jpeg[:2] == b"\xff\xd8"
     assert get(monitor, "/rejects/0/overlay.jpg")[0] == 404  # an accept is not in the gallery
     assert get(monitor, "/rejects/1/event.jpg")[0] == 404
+
+
+def test_two_stations_rejects_of_the_same_frame_id_each_keep_their_own_pictures(monitor: Monitor) -> None:
+    # Each station numbers its frames from 0: frame 5 of "top" (dark) and of "side" (light) are two rejects.
+    import cv2
+
+    outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
+    grey = {"top": 30, "side": 220}
+    for station, level in grey.items():
+        event = Event(kind="decision", frame=5, decision="reject", score=0.9, threshold=0.5, latency_ms=3.0,
+                      station=station, run="r1")
+        monitor.sink.send(event, FrameContext(np.full((72, 96, 3), level, np.uint8), outputs))
+    monitor.encoder.update()
+    state = json.loads(get(monitor, "/api/state")[1])
+    assert [(r["station"], r["frame"]) for r in state["rejects"]] == [("side", 5), ("top", 5)]  # newest first
+    for station, level in grey.items():
+        code, jpeg, _ = get(monitor, f"/rejects/5/frame.jpg?station={station}")
+        assert code == 200
+        shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert abs(float(shown.mean()) - level) < 5, station  # this station's picture, not the other's
+        for kind in ("thumb", "overlay"):
+            assert get(monitor, f"/rejects/5/{kind}.jpg?station={station}")[0] == 200
+    assert get(monitor, "/rejects/5/frame.jpg")[0] == 404  # no station: a run of one source, not this one's
+    assert get(monitor, "/rejects/5/frame.jpg?station=front")[0] == 404
+
+
+def test_the_backlog_names_each_stations_own_sinks() -> None:
+    # Two stations publishing to the same broker and topic: two series, told apart by the station.
+    monitor = Monitor("127.0.0.1:0")
+    monitor.start({"model": "tiny"}, 0.5, lambda: 0, [Spooling(7)],
+                  station_sinks={"top": [Spooling(2)], "side": [Spooling(3)]})
+    try:
+        backlog = {labels: value for (name, labels), value in metric_samples(monitor).items()
+                   if name == "gainctl_sink_backlog_events"}
+    finally:
+        monitor.close()
+    assert backlog == {(("sink", "mqtt://broker/line"), ("station", "")): 7,
+                       (("sink", "mqtt://broker/line"), ("station", "top")): 2,
+                       (("sink", "mqtt://broker/line"), ("station", "side")): 3}
 
 
 def test_events_stream_the_journals_json_from_the_moment_of_connecting(monitor: Monitor) -> None:
