@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.tiny_bundle import build_tiny_bundle, write_video
 
 HOOK = '''
@@ -32,7 +34,17 @@ sys.meta_path.insert(0, Refuse())
 '''
 
 
-def test_run_without_torch(tmp_path: Path) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("serve", [False, True], ids=["line", "line-with-monitor"])
+def test_run_without_torch(tmp_path: Path, serve: bool) -> None:
+    """The camera's install: no torch, no training code; the live monitor (--serve) included."""
     bundle = build_tiny_bundle(tmp_path / "bundle")
     labels = write_video(tmp_path / "v.avi", 10)
     hook = tmp_path / "hook"
@@ -43,8 +55,10 @@ def test_run_without_torch(tmp_path: Path) -> None:
     assert probe.returncode != 0 and "not importable" in probe.stderr   # the hook is active
     journal = tmp_path / "j.jsonl"
     result = subprocess.run([sys.executable, "-m", "gain_mtl", "run", "--model", str(bundle), "--source",
-                             str(tmp_path / "v.avi"), "--backend", "onnxruntime", "--sink", f"journal:{journal}"],
+                             str(tmp_path / "v.avi"), "--backend", "onnxruntime", "--sink", f"journal:{journal}",
+                             *(["--serve", f"127.0.0.1:{_free_port()}"] if serve else [])],
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert ("gainctl run: monitor on http://127.0.0.1:" in result.stderr) == serve
     decisions = [json.loads(l) for l in journal.read_text().splitlines() if '"decision"' in l and '"kind":"decision"' in l]
     assert [d["decision"] == "reject" for d in decisions] == labels
