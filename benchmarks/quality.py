@@ -17,7 +17,8 @@ hand):
 
 Every setting (recipe, threshold, checkpoint) comes from the training and validation data; the
 test split is read by steps 3 and 4 to score what was chosen (step 4's export also gates INT8
-against FP32 on it, as every ``gainctl export --int8`` does). A finished run or evaluation is kept and an interrupted one
+against FP32 on it, as every ``gainctl export --int8`` does, and measures each model's decisions
+under camera perturbations on it). A finished run or evaluation is kept and an interrupted one
 resumed, so rerunning continues where it stopped.
 """
 
@@ -58,6 +59,8 @@ TARGET_AUROC = 0.97
 TARGET_RECALL = 0.95
 TARGET_PRECISION = 0.85
 TARGET_LOC_IOU = 0.45
+# Decisions kept under each camera perturbation (edge/bench/robustness.py), every shipped model.
+TARGET_AGREEMENT = 0.97
 RECALL_TOLERANCE = 0.03
 # INT8 export for the line check: default.yaml's calibration size and accuracy guard.
 CALIB_SIZE = 300
@@ -172,11 +175,11 @@ def line_check(data: Path, run: Path, evaluation: Path, work: Path, log: Path) -
         # accuracy-control route: plain PTQ of S5 on 64 images kept only 0.869 decision agreement.
         if not refusal.exists():
             error = gainctl(*export, "--int8", "--calib-size", str(CALIB_SIZE), "--accuracy-guard",
-                            str(ACCURACY_GUARD), log=log, check=False)
+                            str(ACCURACY_GUARD), "--robustness-guard", "0", log=log, check=False)
             if error is not None:
                 refusal.write_text(error + "\n")
         if refusal.exists():  # the guard refused INT8: the line runs what the export can ship
-            gainctl(*export, log=log)
+            gainctl(*export, "--robustness-guard", "0", log=log)
     frames = line_frames(data, work / "frames")
     evaluated = {(int(r["label"]), r["image"]): r for r in read_csv(evaluation / "predictions.csv")}
     missing = [key[1] for key in frames if key not in evaluated]
@@ -187,7 +190,8 @@ def line_check(data: Path, run: Path, evaluation: Path, work: Path, log: Path) -
     eval_prob = np.array([float(evaluated[k]["prob"]) for k in frames])
     eval_decision = [evaluated[k]["decision"] for k in frames]
     result = {"frames": len(frames), "eval_auroc": auroc(eval_prob, label), "precisions": sorted(loaded.spec.thresholds),
-              "int8_refused": refusal.read_text().strip() if refusal.exists() else None}
+              "int8_refused": refusal.read_text().strip() if refusal.exists() else None,
+              "robustness": loaded.spec.robustness}
     for precision in result["precisions"]:
         journal = work / f"line-{precision}.jsonl"
         if not journal.exists():
@@ -226,7 +230,25 @@ def line_section(name: str, line: dict) -> list[str]:
         "",
         *([f"INT8 was refused by the export's accuracy guard, so the bundle ships FP32 only: `{line['int8_refused']}`",
            ""] if line["int8_refused"] else []),
+        *robustness_section(line["robustness"]),
     ]
+
+
+def robustness_section(robustness: dict) -> list[str]:
+    """The bundle's robustness table (measured by the export, not guarded here) against the target:
+    agreement >= TARGET_AGREEMENT under every named perturbation, for every shipped model."""
+    from gain_mtl.export.report import robustness_lines
+
+    if not robustness:
+        return []
+    worst = {f"{p} ({fmt}) {name}": row["agreement"] for p, by_format in robustness.items()
+             for fmt, r in by_format.items() for name, row in r["perturbations"].items()}
+    below = {k: v for k, v in worst.items() if v < TARGET_AGREEMENT}
+    lowest = min(worst, key=worst.get)
+    return [*robustness_lines(robustness)[1:], "",
+            f"- Agreement >= {TARGET_AGREEMENT} under every named perturbation for every shipped model: "
+            f"lowest {worst[lowest]:.3f} ({lowest}) {verdict(not below)}"
+            + (f"; below: {', '.join(f'{k} {v:.3f}' for k, v in below.items())}" if below else ""), ""]
 
 
 def plot_curves(runs: dict[str, Path], path: Path) -> None:

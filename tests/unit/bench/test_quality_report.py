@@ -87,3 +87,21 @@ def test_a_refused_step_returns_its_last_line_only_when_asked(quality, tmp_path)
     assert line is not None and "missing.pt" in line
     with pytest.raises(SystemExit, match="'gainctl export' failed"):
         quality.gainctl(*args, log=log)
+
+
+def test_the_robustness_target_names_every_model_and_perturbation_below_it(quality):
+    def model(agreements):
+        return {"threshold": 0.5, "clean": {"recall": 1.0, "precision": 0.9}, "min_agreement": 0.0,
+                "guarded": ["jpeg-75"], "passed": True,
+                "perturbations": {name: {"agreement": a, "flips": 1, "recall": 1.0, "precision": 0.9}
+                                  for name, a in agreements.items()}}
+
+    table = {"fp32": {"openvino": model({"jpeg-75": 0.99, "blur-sigma1": 0.96})},
+             "int8": {"openvino": model({"jpeg-75": 0.95, "blur-sigma1": 0.98})}}
+    lines = "\n".join(quality.robustness_section(table))
+    assert "| int8 (openvino) | jpeg-75 | 0.9500 |" in lines
+    assert ("lowest 0.950 (int8 (openvino) jpeg-75) **not met**; below: fp32 (openvino) blur-sigma1 0.960, "
+            "int8 (openvino) jpeg-75 0.950") in lines
+    fine = {"fp32": {"openvino": model({"jpeg-75": 0.99})}}
+    assert "lowest 0.990 (fp32 (openvino) jpeg-75) **met**" in "\n".join(quality.robustness_section(fine))
+    assert quality.robustness_section({}) == []
