@@ -32,45 +32,102 @@ def _gainctl(*args: str) -> None:
     print(f"  ({time.perf_counter() - start:.1f} s)", flush=True)
 
 
-def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0, min_frames: int = 0) -> list[str]:
-    """Write the test images as one video, a part per frame, as a line camera would see them.
+# The export's robustness guard in the demo (the default is 0.97; see the export step).
+DEMO_ROBUSTNESS_GUARD = 0.9
+# The line's own tolerance: compression may move this many of the demo's parts across the threshold.
+LINE_TOLERANCE = 2
 
-    The parts repeat until the video has at least ``min_frames`` frames. Returns the true class of
-    each frame, in order, so the decisions can be scored.
+
+def write_line_video(data_root: Path, path: Path, size: int, fps: float = 10.0, min_frames: int = 0) -> list[str]:
+    """Write the test images as one MJPG video, a part per frame, as a line camera sends them.
+
+    The parts repeat until the video has at least ``min_frames`` frames. Returns each frame's part
+    as its path under ``images/test`` (``defective/part_00003.png``), in order, so the decisions can
+    be scored and matched with the same part read from the PNG folder.
     """
     import cv2
 
-    frames: list[tuple[str, Path]] = []
-    for label in CLASS_NAMES:
-        frames += [(label, p) for p in sorted((data_root / "images" / "test" / label).iterdir())]
+    test = data_root / "images" / "test"
+    frames = [p.relative_to(test).as_posix() for label in CLASS_NAMES for p in sorted((test / label).iterdir())]
     # Interleave normal and defective parts deterministically, as on a real line.
-    frames.sort(key=lambda item: item[1].stem[::-1])
+    frames.sort(key=lambda rel: Path(rel).stem[::-1])
     frames = frames * max(1, -(-min_frames // max(1, len(frames))))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
     if not writer.isOpened():
         raise SystemExit(f"demo: OpenCV cannot write {path} (MJPG)")
-    for _, image_path in frames:
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    for rel in frames:
+        image = cv2.imread(str(test / rel), cv2.IMREAD_COLOR)
         writer.write(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
     writer.release()
-    return [label for label, _ in frames]
+    return frames
 
 
-def score_decisions(journal: Path, truth: list[str]) -> dict[str, float]:
+def journal_decisions(journal: Path) -> list[dict]:
+    """The decision events of a journal, in order (status events left out)."""
     events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    # The journal also records status events (source lost, sink errors); decisions carry "decision".
-    decisions = [e["decision"] for e in events if "decision" in e]
-    rejected_defects = sum(d == "reject" and t == "defective" for d, t in zip(decisions, truth))
-    defects = truth.count("defective")
+    return [e for e in events if e.get("kind") == "decision"]
+
+
+def score_decisions(decisions: dict[str, str]) -> dict[str, int]:
+    """Counts of one path's decisions per part (``label/name`` -> accept | reject | fault)."""
+    truth = {part: part.split("/")[0] for part in decisions}
     return {
-        "frames": len(truth),
-        "decisions": len(decisions),
-        "faults": decisions.count("fault"),
-        "defects_rejected": rejected_defects,
-        "defects": defects,
-        "normals_accepted": sum(d == "accept" and t == "normal" for d, t in zip(decisions, truth)),
-        "normals": truth.count("normal"),
+        "parts": len(decisions),
+        "faults": sum(d == "fault" for d in decisions.values()),
+        "defects_rejected": sum(d != "accept" and truth[p] == "defective" for p, d in decisions.items()),
+        "defects": sum(t == "defective" for t in truth.values()),
+        "normals_accepted": sum(d == "accept" and truth[p] == "normal" for p, d in decisions.items()),
+        "normals": sum(t == "normal" for t in truth.values()),
     }
+
+
+def compare_paths(paths: dict[str, dict[str, str]]) -> list[str]:
+    """Lines that set the evaluation's decisions beside the line's and explain each difference.
+
+    ``paths`` holds, per path, each part's decision: ``eval`` (FP32 in PyTorch on the PNGs), ``png``
+    (the bundle's line model on the same PNGs) and ``video`` (the same model on the MJPG video).
+    eval against png isolates the export (INT8, its own threshold); png against video isolates the
+    camera's compression. Said plainly when the line and the PNGs differ beyond LINE_TOLERANCE.
+    """
+    lines = []
+    for name, decisions in paths.items():
+        s = score_decisions(decisions)
+        lines.append(f"  {name:<6} defects rejected {s['defects_rejected']}/{s['defects']}, good parts accepted "
+                     f"{s['normals_accepted']}/{s['normals']}, faults {s['faults']}")
+
+    def differ(a: str, b: str) -> list[str]:
+        return sorted(p for p in paths[a] if paths[a][p] != paths[b].get(p))
+
+    export = differ("eval", "png")
+    lines.append(f"  eval vs png (the export: INT8 and its own threshold): {len(export)} of {len(paths['eval'])} parts "
+                 f"decided differently{': ' + ', '.join(export) if export else ''}")
+    camera = differ("png", "video")
+    verdict = ("within" if len(camera) <= LINE_TOLERANCE else "BEYOND")
+    lines.append(f"  png vs video (the camera's MJPG compression): {len(camera)} of {len(paths['png'])} parts decided "
+                 f"differently{': ' + ', '.join(camera) if camera else ''}; {verdict} the line's tolerance of "
+                 f"{LINE_TOLERANCE}")
+    if verdict == "BEYOND":
+        lines.append("  the line does NOT agree with the evaluation on these compressed frames: train longer with the "
+                     "camera augmentations (augment.jpeg) or export with a stricter --robustness-guard")
+    return lines
+
+
+def robustness_summary(bundle: Path) -> str:
+    """Each shipped model's decision agreement under the guarded camera perturbations (bundle.json)."""
+    robustness = json.loads((bundle / "bundle.json").read_text())["robustness"]
+    rows = [f"  {precision} ({fmt}): " + ", ".join(f"{name} {r['perturbations'][name]['agreement']:.3f}"
+                                                  for name in r["guarded"])
+            for precision, by_format in robustness.items() for fmt, r in by_format.items()]
+    return (f"decisions kept under camera perturbations (test split; the demo's guard {DEMO_ROBUSTNESS_GUARD}, "
+            "the default 0.97):\n" + "\n".join(rows))
+
+
+def eval_decisions(predictions: Path) -> dict[str, str]:
+    """``label/name`` -> decision from ``gainctl eval``'s predictions.csv."""
+    import csv
+
+    with predictions.open() as f:
+        return {f"{CLASS_NAMES[int(row['label'])]}/{row['image']}": row["decision"] for row in csv.DictReader(f)}
 
 
 def prepare_out(out: Path) -> None:
@@ -95,7 +152,8 @@ def prepare_out(out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo", help="folder for everything the demo writes")
-    parser.add_argument("--epochs", type=int, default=12)
+    # 20, not 12: at 12 the FP32 model flipped 3 of 70 decisions under brightness +15 %, at 20 none.
+    parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args(argv)
 
     out = Path(args.out)
@@ -112,17 +170,30 @@ def main(argv: list[str] | None = None) -> None:
     # INT8 of this small model at 96 px is fragile: within the default guard (0.05) OpenVINO needs one
     # layer in float, but the ONNX Q/DQ route needs nearly all of them, which the export refuses
     # (rightly). The demo allows a drop of 0.25 so that both routes ship; a production line would
-    # keep the default, export with more validation images, or leave ONNX in FP32.
+    # keep the default, export with more validation images, or leave ONNX in FP32. The same route
+    # keeps only about 0.94 of its decisions under JPEG 75 (OpenVINO's INT8, which the line runs
+    # here, 0.97 or more), so the robustness guard is 0.9 instead of 0.97; the summary printed
+    # below shows each model's numbers.
     _gainctl("export", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--data", str(data),
-             "--out", str(bundle), "--int8", "--accuracy-guard", "0.25")
+             "--out", str(bundle), "--int8", "--accuracy-guard", "0.25", "--robustness-guard", str(DEMO_ROBUSTNESS_GUARD))
 
+    print("\n" + robustness_summary(bundle))
     video = out / "line.avi"
-    truth = write_line_video(data, video, size=96)
-    journal = out / "decisions.jsonl"
-    _gainctl("run", "--model", str(bundle), "--source", str(video), "--precision", "int8",
+    parts = write_line_video(data, video, size=96)
+    journal, png_journal = out / "decisions.jsonl", out / "decisions-png.jsonl"
+    # No --precision: the line takes the bundle's fastest model that passed its gates (INT8 here).
+    _gainctl("run", "--model", str(bundle), "--source", str(video),
              "--sink", f"journal:{journal}", "--save-rejects", str(out / "rejects"))
-    summary = score_decisions(journal, truth)
-    print(f"\nline decisions (INT8): {json.dumps(summary)}")
+    _gainctl("run", "--model", str(bundle), "--source", str(data / "images" / "test"), "--recursive",
+             "--sink", f"journal:{png_journal}")
+    paths = {
+        "eval": eval_decisions(out / "eval" / "predictions.csv"),
+        "png": {e["file"]: e["decision"] for e in journal_decisions(png_journal)},
+        "video": {part: e["decision"] for part, e in zip(parts, journal_decisions(journal))},
+    }
+    print("\nthe same 70 test parts, three ways (eval: FP32 in PyTorch on the PNGs; png: the line's model on "
+          "the PNGs; video: the line's model on the MJPG video a camera would send):")
+    print("\n".join(compare_paths(paths)))
 
     _gainctl("bench", "--model", str(bundle), "--checkpoint", str(run / "checkpoints" / "best.pt"),
              "--backends", "openvino,onnxruntime,torch",
