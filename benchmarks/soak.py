@@ -6,9 +6,10 @@ decisions lost, i.e. frame slots the source produced without a decision in the j
 decisions the MQTT subscriber never received. Reports faults by reason, MQTT duplicates and the
 process RSS at start and end.
 
-It runs twice, the same way, the second time with two more sinks: a webhook at a closed port and
-a webhook that takes ``--slow-webhook-s`` per event. Sinks that can wait must not be felt by the
-line: frame-to-decision p99 of the second run within 10% of the first.
+It runs two variants, the same way, the second with two more sinks: a webhook at a closed port and
+a webhook that takes ``--slow-webhook-s`` per event, ``--rounds`` times each, interleaved. Sinks
+that can wait must not be felt by the line: the median frame-to-decision p99 of the second within
+10% of the first's.
 
     python benchmarks/soak.py --frames 10000 --fps 400 --out benchmarks/reports/soak.md
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +58,8 @@ def main() -> int:
     ap.add_argument("--slow-s", type=float, default=0.3)
     ap.add_argument("--slow-webhook-s", type=float, default=0.05, help="how long the slow webhook takes per event")
     ap.add_argument("--deadline-ms", type=float, default=200.0)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs of each variant, interleaved (which goes first alternates); p99s compared by their medians")
     ap.add_argument("--out", type=Path, default=None, help="write a Markdown report here")
     args = ap.parse_args()
     if not MOSQUITTO.exists():
@@ -65,15 +69,26 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="gain-soak-"))
     bundle = build_tiny_bundle(work / "bundle")
     started = time.monotonic()
-    runs = {name: soak(args, bundle, work / name, webhooks) for name, webhooks in (("plain", False), ("webhooks", True))}
+    # One run of each differs from the next by more than the 10 % asked (p99 15-73 ms for the same
+    # run on a shared 2-core machine): the variants alternate, and their medians are compared.
+    variants = (("plain", False), ("webhooks", True))
+    rounds: Dict[str, list] = {name: [] for name, _ in variants}
+    for i in range(args.rounds):
+        for name, webhooks in (variants if i % 2 == 0 else variants[::-1]):
+            rounds[name].append(soak(args, bundle, work / f"{name}-{i}", webhooks))
     wall = round(time.monotonic() - started, 1)
-    p99 = {name: r["latency_ms"].get("p99", float("nan")) for name, r in runs.items()}
-    within = p99["webhooks"] <= p99["plain"] * (1 + P99_TOLERANCE)
-    print(json.dumps({"runs": runs, "p99_within_tolerance": within, "wall_s": wall}, indent=2))
+    p99s = {name: [r["latency_ms"].get("p99", float("nan")) for r in runs] for name, runs in rounds.items()}
+    median = {name: statistics.median(values) for name, values in p99s.items()}
+    within = median["webhooks"] <= median["plain"] * (1 + P99_TOLERANCE)
+    # The table shows each variant's run whose p99 is its median (the lower middle one for an even count).
+    runs = {name: sorted(rounds[name], key=lambda r: r["latency_ms"].get("p99", float("nan")))[(len(rounds[name]) - 1) // 2]
+            for name in rounds}
+    print(json.dumps({"p99_ms": p99s, "p99_median_ms": median, "p99_within_tolerance": within, "wall_s": wall}, indent=2))
     if args.out:
         command = "python benchmarks/soak.py " + " ".join(sys.argv[1:])
-        atomic_write_text(args.out, report(command, args, runs, within, wall))
-    lost = any(r["decisions_lost_journal"] or r["decisions_lost_mqtt"] or r["out_of_order"] for r in runs.values())
+        atomic_write_text(args.out, report(command, args, runs, p99s, within, wall))
+    lost = any(r["decisions_lost_journal"] or r["decisions_lost_mqtt"] or r["out_of_order"]
+               for runs_of in rounds.values() for r in runs_of)
     return 0 if not lost and within else 1
 
 
@@ -175,8 +190,11 @@ def versions() -> str:
     return ", ".join(found + [line.strip() for line in first])
 
 
-def report(command: str, args: argparse.Namespace, runs: Dict[str, Dict[str, Any]], within: bool, wall: float) -> str:
+def report(command: str, args: argparse.Namespace, runs: Dict[str, Dict[str, Any]], p99s: Dict[str, list],
+           within: bool, wall: float) -> str:
+    """The Markdown report: each variant's median-p99 run in the table, every round's p99 below it."""
     plain, hooks = runs["plain"], runs["webhooks"]
+    median = {name: statistics.median(values) for name, values in p99s.items()}
 
     def row(label: str, key: str, fmt: Any = str) -> str:
         return f"| {label} | {fmt(plain[key])} | {fmt(hooks[key])} |"
@@ -191,9 +209,9 @@ def report(command: str, args: argparse.Namespace, runs: Dict[str, Dict[str, Any
         f"| {name} | {sum(c[k] for k in ('delivered', 'pending', 'refused', 'overflowed'))} | {c['delivered']} | "
         f"{c['pending']} | {c['failures']} | {c['overflowed']} |"
         for name, c in hooks["webhooks"].items())
-    limit = plain["latency_ms"]["p99"] * (1 + P99_TOLERANCE)
-    noise = ("\nThe run with the webhooks was the faster at p99: the difference between the two is run-to-run noise "
-             "(one run each, on a machine shared with other work), not a gain." if hooks["latency_ms"]["p99"] < plain["latency_ms"]["p99"] else "")
+    limit = median["plain"] * (1 + P99_TOLERANCE)
+    noise = ("\nThe runs with the webhooks were the faster at p99: the difference is run-to-run noise, not a gain."
+             if median["webhooks"] < median["plain"] else "")
     if hooks["latency_ms"]["p90"] > plain["latency_ms"]["p90"]:
         noise += (f"\np90 rose from {plain['latency_ms']['p90']:.1f} to {hooks['latency_ms']['p90']:.1f} ms: the queued sinks' "
                   f"threads and the slow endpoint (served in this process) share the CPUs and the interpreter with the line.")
@@ -206,7 +224,7 @@ Command (from the repository root):
 ```
 
 Machine: {cpu_model()}, {psutil.cpu_count()} CPUs, {platform.system()} {platform.machine()}; {versions()}.
-Wall time of both runs: {wall} s.
+Wall time of all {2 * args.rounds} runs ({args.rounds} of each variant, interleaved): {wall} s.
 Pipeline: synthetic camera at {args.fps:g} fps -> every-frame mode, deadline {args.deadline_ms:g} ms -> tiny bundle
 on OpenVINO CPU (2 requests) -> journal + MQTT (QoS 1, disk spool) to mosquitto on loopback.
 Injected: {args.camera_drops} camera drops of {args.drop_s:g} s, {args.broker_outages} broker outages of
@@ -233,10 +251,15 @@ The second run adds two webhook sinks: one at a closed port, one that answers af
 | RSS at start / end | {plain['rss_start_mib']} / {plain['rss_end_mib']} MiB | {hooks['rss_start_mib']} / {hooks['rss_end_mib']} MiB |
 {row("wall time (s)", "wall_s")}
 
-**Frame-to-decision p99 with the webhooks: {hooks['latency_ms']['p99']:.1f} ms against {plain['latency_ms']['p99']:.1f} ms
-without (limit {limit:.1f} ms, +{P99_TOLERANCE:.0%}): {'met' if within else 'missed'}.**{noise}
+The table shows, for each variant, the run whose p99 is the variant's median. p99 of every run:
+journal + MQTT {', '.join(f'{v:.1f}' for v in p99s['plain'])} ms; with the webhooks
+{', '.join(f'{v:.1f}' for v in p99s['webhooks'])} ms. Decisions lost and out of order are 0 in every run
+unless the table says otherwise (the script exits 1 when any run lost one).
 
-Webhook sinks in the second run, after they were closed (events: decisions and status events):
+**Frame-to-decision p99 with the webhooks, median of {args.rounds}: {median['webhooks']:.1f} ms against
+{median['plain']:.1f} ms without (limit {limit:.1f} ms, +{P99_TOLERANCE:.0%}): {'met' if within else 'missed'}.**{noise}
+
+Webhook sinks in the run with them shown above, after they were closed (events: decisions and status events):
 
 | sink | events given | delivered | still spooled | failed attempts | lost to a full queue |
 |---|---|---|---|---|---|
