@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from edge.bench import accuracy
@@ -12,7 +14,8 @@ from edge.events import ACCEPT
 
 def _split(labels: list[int]) -> accuracy.TestSplit:
     n = len(labels)
-    return accuracy.TestSplit(np.zeros((n, 8, 8, 3), np.uint8), np.asarray(labels), [None] * n, [str(i) for i in range(n)])
+    return accuracy.TestSplit(np.zeros((n, 8, 8, 3), np.uint8), np.asarray(labels), [None] * n, [str(i) for i in range(n)],
+                              [Path(f"{i}.png") for i in range(n)])
 
 
 def test_invalid_scores_count_as_not_accepted_and_are_reported() -> None:
