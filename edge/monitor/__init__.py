@@ -1,8 +1,9 @@
 """``gainctl run --serve``: a web page, ``/events``, ``/healthz`` and ``/metrics`` beside the inspection.
 
 The monitor joins the run as one more sink (``Monitor.sink``), whose ``send`` only keeps
-references; drawing, encoding and serving happen on the monitor's own threads. Importing this
-package imports no web library: ``Monitor`` does, so a run without ``--serve`` never loads them.
+references; drawing, encoding and serving happen on the monitor's own threads, and drawing only
+for a viewer. Importing this package imports no web library: ``Monitor`` does, so a run without
+``--serve`` never loads them.
 """
 
 from __future__ import annotations

@@ -6,10 +6,14 @@ full), and a client that falls behind ``/events`` skips the oldest events, told 
 
     /               the page (static/, no build step, nothing fetched from elsewhere)
     /stream.mjpg    the live frame with heatmap and boxes, multipart JPEG at the encoder's rate
-    /frame.jpg      the newest of those frames, once
+                    (drawn only while such a stream is open)
+    /frame.jpg      the newest of those frames, once (drawn for the request)
     /api/state      counters, last-minute throughput and latency, health, the gallery's rejects
     /rejects/N/overlay.jpg | frame.jpg | thumb.jpg   one reject of the gallery: frame N of the one
-                    source, or with ?station=NAME of that station (each station counts its frames from 0)
+                    source, or with ?station=NAME of that station (each station counts its frames from 0);
+                    drawn at the first request, 404 once the reject is out of the last 20
+
+Drawing runs in the thread pool, never on the event loop, so one picture does not hold up the streams.
     /events         server-sent events, each the journal's JSON of one event
     /healthz        200 while frames flow, 503 and the reason otherwise (no token needed)
     /metrics        Prometheus text format
@@ -27,13 +31,14 @@ from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.monitor.frames import FrameEncoder
+from edge.monitor.frames import PICTURES, FrameEncoder
 from edge.monitor.state import MonitorState
 
 STATIC = Path(__file__).parent / "static"
@@ -42,7 +47,6 @@ OPEN_PATHS = ("/healthz",)  # probes of an orchestrator carry no token, and the 
 EVENTS_POLL_S = 0.1
 KEEPALIVE_S = 15.0
 BOUNDARY = "frame"
-PICTURES = ("thumb", "overlay", "frame")  # the fields of RejectPictures a URL may name
 
 
 class TokenGate:
@@ -97,16 +101,18 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
         return JSONResponse({
             "info": info, "health": {"ok": health.ok, "reason": health.reason},
             "counts": counts.decisions, "fault_reasons": counts.fault_reasons, "window": state.window(),
-            "last": last.to_dict() if last is not None else None, "live": encoder.live_seq,
-            "rejects": [{"station": r.event.station, "frame": r.event.frame, "score": r.event.score,
-                         "ts_decision": r.event.ts_decision, "regions": len(r.event.regions or ())}
+            # "live": whether there is a frame to stream; the page opens the stream, which starts the drawing.
+            "last": last.to_dict() if last is not None else None, "live": int(state.latest is not None),
+            "rejects": [{"station": r.station, "frame": r.frame, "score": r.score,
+                         "ts_decision": r.ts_decision, "regions": len(r.regions or ())}
                         for r in encoder.gallery()],
         }, headers={"Cache-Control": "no-store"})
 
     async def frame_jpg(request: Request) -> Response:
-        if encoder.live is None:
+        jpeg = await run_in_threadpool(encoder.update)
+        if jpeg is None:
             return PlainTextResponse("no frame decided yet\n", status_code=404)
-        return Response(encoder.live, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     async def mjpeg(request: Request) -> Response:
         async def parts() -> AsyncIterator[bytes]:
@@ -115,12 +121,13 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
             part_header = f"\r\n--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
             sent = -1
             yield part_header[2:]
-            while not closing.is_set():
-                seq, jpeg = encoder.live_seq, encoder.live
-                if jpeg is not None and seq != sent:
-                    sent = seq
-                    yield jpeg + part_header
-                await asyncio.sleep(encoder.interval_s / 2)
+            with encoder.watching():  # released when the client goes: the generator is closed or cancelled
+                while not closing.is_set():
+                    seq, jpeg = encoder.live_seq, encoder.live
+                    if jpeg is not None and seq != sent:
+                        sent = seq
+                        yield jpeg + part_header
+                    await asyncio.sleep(encoder.interval_s / 2)
 
         return StreamingResponse(parts(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                                  headers={"Cache-Control": "no-store"})
@@ -129,10 +136,11 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
         kind = request.path_params["kind"]
         if kind not in PICTURES:
             return PlainTextResponse(f"no picture {kind!r}; one of {', '.join(PICTURES)}\n", status_code=404)
-        pictures = encoder.reject(request.path_params["frame"], request.query_params.get("station"))
-        if pictures is None:
+        jpeg = await run_in_threadpool(encoder.reject, request.path_params["frame"],
+                                       request.query_params.get("station"), kind)
+        if jpeg is None:
             return PlainTextResponse("that reject is no longer in the gallery (it keeps the last 20)\n", status_code=404)
-        return Response(getattr(pictures, kind), media_type="image/jpeg")
+        return Response(jpeg, media_type="image/jpeg")
 
     async def events(request: Request) -> Response:
         last_id = request.headers.get("last-event-id", "")

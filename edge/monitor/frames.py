@@ -1,18 +1,22 @@
-"""The pictures of the monitor: the live frame and the reject gallery as JPEG, on their own thread.
+"""The pictures of the monitor: the live frame and the reject gallery as JPEG, drawn only when someone looks.
 
-The line only leaves references in ``MonitorState``; this thread wakes at most ``fps`` times a
-second, draws the newest decided frame with the heatmap and region boxes (the same drawing as
-``--save-rejects``) and encodes it once, whatever the number of viewers. Frames decided between
-two wakes are not drawn: the live view shows the line, it does not replay it.
+The line only leaves references in ``MonitorState``; drawing and encoding share the line's
+interpreter, so every JPEG made is throughput taken from the line. Hence nothing is drawn ahead
+of a viewer: a reject's thumbnail, overlay or frame is drawn when its URL is asked for (and kept,
+so asking again costs nothing, until the reject leaves the last 20), and the live frame is drawn
+only while a client holds ``/stream.mjpg`` open, at most ``fps`` times a second and at most
+``LIVE_WIDTH`` wide, once whatever the number of viewers. Frames decided between two wakes are not
+drawn: the live view shows the line, it does not replay it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -26,29 +30,23 @@ JPEG_QUALITY = 80
 # Frames are drawn at least this wide (small sensors, the test videos) and at most this wide
 # (a 4K camera), so labels stay legible and one encode stays around a millisecond.
 MIN_WIDTH, MAX_WIDTH = 480, 960
+# The live frame is a glance at the line, redrawn up to ``fps`` times a second: drawn no wider than
+# this, it costs about half of a 640-wide frame and its labels still read.
+LIVE_WIDTH = 480
 THUMB_WIDTH = 160
+PICTURES = ("thumb", "overlay", "frame")  # what a reject's URL may name
 
 # A reject of the gallery: (station, frame). Each station numbers its frames from 0, so the frame
 # alone would let one station's picture replace another's; the station is None for one source.
 RejectKey = Tuple[Optional[str], Optional[int]]
 
 
-@dataclasses.dataclass
-class RejectPictures:
-    """One reject of the gallery: its event and three JPEGs (thumbnail, overlay, plain frame)."""
-
-    event: Event
-    thumb: bytes
-    overlay: bytes
-    frame: bytes
-
-
-def display_scale(width: int) -> float:
-    """Factor taking a frame ``width`` pixels wide into [MIN_WIDTH, MAX_WIDTH] (whole factors upwards)."""
+def display_scale(width: int, widest: int = MAX_WIDTH) -> float:
+    """Factor taking a frame ``width`` pixels wide into [MIN_WIDTH, widest] (whole factors upwards)."""
     if width < MIN_WIDTH:
         return float(math.ceil(MIN_WIDTH / width))
-    if width > MAX_WIDTH:
-        return MAX_WIDTH / width
+    if width > widest:
+        return widest / width
     return 1.0
 
 
@@ -79,15 +77,18 @@ def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return data.tobytes()
 
 
-def draw(event: Event, context: FrameContext, localizes: bool) -> Tuple[np.ndarray, np.ndarray]:
-    """(frame, frame with heatmap, boxes and verdict), both at display size."""
-    factor = display_scale(context.image.shape[1])
-    frame = _resize(context.image, factor)
-    return frame, render_overlay(frame, context.outputs, _scaled(event, factor), localizes)
+def draw(event: Event, context: FrameContext, localizes: bool, factor: Optional[float] = None) -> np.ndarray:
+    """The frame scaled by ``factor`` (default: to display size) with heatmap, boxes and verdict.
+
+    Scaling comes first, so a small picture (a thumbnail, the live frame) is also cheap to paint.
+    """
+    if factor is None:
+        factor = display_scale(context.image.shape[1])
+    return render_overlay(_resize(context.image, factor), context.outputs, _scaled(event, factor), localizes)
 
 
 class FrameEncoder:
-    """Keeps the newest live JPEG and the gallery's JPEGs up to date, from ``state``, on one thread."""
+    """Draws the live JPEG while someone watches and each reject's JPEGs when asked, from ``state``'s references."""
 
     def __init__(self, state: MonitorState, localizes: bool = True, fps: float = LIVE_FPS) -> None:
         if fps <= 0:
@@ -96,29 +97,89 @@ class FrameEncoder:
         self.live: Optional[bytes] = None
         self.live_seq = 0  # bumped for each new live JPEG; streams send when it changes
         self._drawn: Optional[Event] = None
-        self._gallery: Dict[RejectKey, RejectPictures] = {}  # oldest first, as the state keeps them
+        self._live_lock = threading.Lock()  # the stream's thread and a /frame.jpg request never draw the same frame twice
+        # Encoded pictures of the rejects still shown, by kind; (event, pictures) so a key reused by a new run is redrawn.
+        self._pictures: Dict[RejectKey, Tuple[Event, Dict[str, bytes]]] = {}
+        self._pictures_lock = threading.Lock()
         self.errors = 0
-        self._stop = threading.Event()
+        self._viewers = 0
+        self._stopped = False
+        self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="monitor-frames", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()
         if self._thread.is_alive():
             self._thread.join(5.0)
 
-    def gallery(self) -> List[RejectPictures]:
-        """The encoded rejects, newest first: in the order they were decided, since frame ids count per station."""
-        return list(reversed(self._gallery.values()))
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Held by each open live stream: the live frame is drawn only while one is."""
+        with self._wake:
+            self._viewers += 1
+            self._wake.notify_all()
+        try:
+            yield
+        finally:
+            with self._wake:
+                self._viewers -= 1
 
-    def reject(self, frame: int, station: Optional[str] = None) -> Optional[RejectPictures]:
-        """The pictures of ``station``'s frame ``frame`` (station None: a run of one source), if still shown."""
-        return self._gallery.get((station, frame))
+    def gallery(self) -> List[Event]:
+        """The shown rejects' events, newest first: in the order they were decided, since frame ids count per station."""
+        return [event for event, _ in reversed(self.state.rejects())]
+
+    def reject(self, frame: int, station: Optional[str], kind: str) -> Optional[bytes]:
+        """The ``kind`` JPEG of ``station``'s frame ``frame`` (station None: a run of one source), if still shown.
+
+        Drawn at the first request and kept while the reject is among the last ones; the pictures
+        of rejects that left the gallery are let go here, so the cache never outgrows it.
+        """
+        if kind not in PICTURES:
+            raise ValueError(f"no picture {kind!r}; one of {', '.join(PICTURES)}")
+        shown = {(event.station, event.frame): (event, context) for event, context in self.state.rejects()}
+        found = shown.get((station, frame))
+        with self._pictures_lock:
+            self._pictures = {key: kept for key, kept in self._pictures.items()
+                              if key in shown and kept[0] is shown[key][0]}
+            if found is None:
+                return None
+            event, context = found
+            pictures = self._pictures.setdefault((station, frame), (event, {}))[1]
+            if kind not in pictures:
+                pictures[kind] = encode_jpeg(self._draw_reject(event, context, kind))
+            return pictures[kind]
+
+    def _draw_reject(self, event: Event, context: FrameContext, kind: str) -> np.ndarray:
+        factor = display_scale(context.image.shape[1])
+        if kind == "frame":
+            return _resize(context.image, factor)
+        if kind == "thumb":
+            factor = THUMB_WIDTH / context.image.shape[1]
+        return draw(event, context, self.localizes, factor)
+
+    def update(self) -> Optional[bytes]:
+        """The newest decided frame as the live JPEG, drawn if it changed since the last one."""
+        with self._live_lock:
+            latest = self.state.latest
+            if latest is not None and latest[0] is not self._drawn:
+                event, context = latest
+                self.live = encode_jpeg(draw(event, context, self.localizes,
+                                             display_scale(context.image.shape[1], LIVE_WIDTH)))
+                self._drawn = event
+                self.live_seq += 1
+            return self.live
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._viewers > 0 or self._stopped)
+                if self._stopped:
+                    return
             try:
                 self.update()
             except Exception as exc:  # one frame that cannot be drawn must not end the live view
@@ -126,26 +187,5 @@ class FrameEncoder:
                 if self.errors == 1:
                     print(f"gainctl run: monitor: drawing a frame failed (further failures are counted): {exc!r}",
                           file=sys.stderr)
-
-    def update(self) -> None:
-        """Encode the newest frame if it changed and every reject not encoded yet; forget rejects out of view."""
-        latest = self.state.latest
-        if latest is not None and latest[0] is not self._drawn:
-            event, context = latest
-            self.live = encode_jpeg(draw(event, context, self.localizes)[1])
-            self._drawn = event
-            self.live_seq += 1
-        shown = self.state.rejects()
-        gallery: Dict[RejectKey, RejectPictures] = {}
-        for event, context in shown:
-            key = (event.station, event.frame)
-            gallery[key] = self._gallery.get(key) or self._pictures(event, context)
-        self._gallery = gallery  # swapped whole: readers see the old or the new dict, never a half-built one
-
-    def _pictures(self, event: Event, context: FrameContext) -> RejectPictures:
-        import cv2
-
-        frame, overlay = draw(event, context, self.localizes)
-        height = max(1, round(overlay.shape[0] * THUMB_WIDTH / overlay.shape[1]))
-        thumb = cv2.resize(overlay, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA)
-        return RejectPictures(event, encode_jpeg(thumb), encode_jpeg(overlay), encode_jpeg(frame))
+            with self._wake:
+                self._wake.wait_for(lambda: self._stopped, self.interval_s)

@@ -46,7 +46,7 @@ def feed(monitor: Monitor) -> None:
                       latency_ms=None if kind == "fault" else 3.0, regions=regions,
                       reason="overflow" if kind == "fault" else None, run="r1")
         monitor.sink.send(event, FrameContext(None if kind == "fault" else image, outputs))
-    monitor.encoder.update()  # what the encoder thread does at its next wake
+    monitor.encoder.update()  # what the encoder thread does at its next wake while a stream is open
 
 
 def start(token: str | None) -> Monitor:
@@ -205,5 +205,35 @@ def test_a_token_is_asked_of_every_route_but_healthz() -> None:
         assert code == 200 and headers["set-cookie"].startswith(f"gainctl_token={TOKEN};")
         assert "HttpOnly" in headers["set-cookie"]
         assert get(monitor, "/api/state", {"Cookie": f"gainctl_token={TOKEN}"})[0] == 200
+    finally:
+        monitor.close()
+
+
+def test_pictures_are_drawn_only_when_asked_and_kept_while_shown() -> None:
+    # The line pays for every JPEG: none without a viewer, one per reject picture however often asked.
+    monitor = start(None)
+    try:
+        outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
+        for i in range(25):
+            event = Event(kind="decision", frame=i, decision="reject", score=0.9, threshold=0.5, latency_ms=3.0, run="r1")
+            monitor.sink.send(event, FrameContext(np.full((72, 96, 3), 70, np.uint8), outputs))
+        time.sleep(0.3)
+        assert monitor.encoder.live_seq == 0 and monitor.encoder.live is None  # nobody watches: nothing drawn
+        state = json.loads(get(monitor, "/api/state")[1])
+        assert state["live"] == 1 and [r["frame"] for r in state["rejects"]] == list(range(24, 4, -1))
+        first = get(monitor, "/rejects/24/thumb.jpg")[1]
+        assert monitor.encoder.reject(24, None, "thumb") is monitor.encoder.reject(24, None, "thumb")
+        assert monitor.encoder.reject(24, None, "thumb") == first
+        assert get(monitor, "/rejects/4/overlay.jpg")[0] == 404  # out of the last 20
+        response = urllib.request.urlopen(f"http://127.0.0.1:{monitor.port}/stream.mjpg", timeout=10)
+        response.read1(4096)
+        deadline = time.monotonic() + 5
+        while monitor.encoder.live_seq == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert monitor.encoder.live_seq == 1  # a viewer: the newest frame drawn, once, however long it stays newest
+        import cv2
+
+        assert cv2.imdecode(np.frombuffer(monitor.encoder.live, np.uint8), cv2.IMREAD_COLOR).shape[1] == 480
+        response.close()
     finally:
         monitor.close()
