@@ -105,12 +105,6 @@ def check_names(names: Iterable[str]) -> List[str]:
     return names
 
 
-def perturb(frames: np.ndarray, name: str) -> np.ndarray:
-    """``frames`` (N, H, W, 3) uint8 with perturbation ``name`` applied to each."""
-    fn = PERTURBATIONS[check_names([name])[0]]
-    return np.stack([fn(np.ascontiguousarray(f)) for f in frames])
-
-
 @dataclass
 class Robustness:
     """One model's decisions under each perturbation, against its own decisions on clean frames."""
