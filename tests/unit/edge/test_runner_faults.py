@@ -74,7 +74,7 @@ def _failing_model(ov: Any) -> Any:
 
 
 def test_a_failed_openvino_request_reaches_the_callback(tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ov = pytest.importorskip("openvino")
+    ov = pytest.importorskip("openvino", reason="openvino is not installed (openvino extra)")
     monkeypatch.setattr(ov.Core, "read_model", lambda self, path: _failing_model(ov))
     runner = open_runner(tiny_bundle_dir, "openvino", jobs=1)
     runner.activate()
