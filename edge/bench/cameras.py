@@ -1,7 +1,7 @@
 """``gainctl bench --stream``'s multi-camera rows: 1, 2 and 4 copies of the video on one line.
 
 Each copy is a station of one ``Line`` (one model, frames of different stations batched), paced
-as a camera at ``PACE_FRACTION`` of its share of the standalone throughput, the cameras starting
+as a camera at ``PACE_FRACTION`` of its share of the line's capacity (edge/bench/stream.py), the cameras starting
 together: the line as a whole is loaded like the single paced run, whatever the number of cameras.
 A row says what each camera gets (decisions per second of one station), what a part waits for
 (frame-to-decision over every station's inspected frames, and the worst station's p99), and what
@@ -38,12 +38,12 @@ PROCESS_ROUNDS = 3
 _RUN = [sys.executable, "-c", "from edge.cli.run import run; run()"]
 
 
-def bench_cameras(bundle: Bundle, settings: Any, row: Any, standalone_fps: float,
+def bench_cameras(bundle: Bundle, settings: Any, row: Any, capacity_fps: float,
                   log: Callable[[str], None]) -> list[dict[str, Any]]:
     """One row per camera count, on ``row``'s backend and precision with the stream's options."""
     rows = []
     for count in CAMERA_COUNTS:
-        outcome = _line_run(bundle, settings, row, count, PACE_FRACTION * standalone_fps / count)
+        outcome = _line_run(bundle, settings, row, count, PACE_FRACTION * capacity_fps / count)
         log(f"stream, {count} camera(s) at {outcome['paced_fps_per_camera']:.1f} fps each: "
             f"p50 {outcome['frame_to_decision_ms'].get('p50', float('nan')):.1f} ms, "
             f"p99 {outcome['frame_to_decision_ms'].get('p99', float('nan')):.1f} ms, lost {outcome['decisions_lost']}, "

@@ -2,24 +2,50 @@
 
 The stream runs alternately without and with the monitor (rounds interleaved, so drift on a shared
 machine hits both alike). With it, one client does what the page does: it reads the live MJPEG
-stream and ``/events`` and asks for ``/api/state`` every second. Compared: unpaced throughput,
-p99 frame-to-decision paced as a camera, and decisions lost (frames without a decision in the
-journal, or counted differently by the monitor).
+stream and ``/events`` and asks for ``/api/state`` every second, from a process of its own as a
+browser would. Compared: unpaced throughput, p99 frame-to-decision paced as a camera, and
+decisions lost (frames without a decision in the journal, or counted differently by the monitor).
+
+    python -m edge.bench.monitor URL   # the client alone: watches until its stdin closes, then prints its bytes
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import threading
 import urllib.request
-from typing import Any, Callable
+from typing import Any, Callable, Dict, Optional
 
 ROUNDS = 3
 STATE_POLL_S = 1.0
 
 
 class WatchingClient:
-    """One browser's worth of load: the MJPEG stream, the event stream and the state poll, each on a thread."""
+    """One browser's worth of load in a process of its own: the MJPEG stream, the event stream and the state poll."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.bytes: Dict[str, int] = {}
+        self._process: Optional[subprocess.Popen] = None
+
+    def __enter__(self) -> "WatchingClient":
+        from edge.monitor.process import python_env
+
+        self._process = subprocess.Popen([sys.executable, "-m", "edge.bench.monitor", self.base_url],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=python_env())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._process is not None
+        out, _ = self._process.communicate("", timeout=30)  # closing its stdin ends the watching
+        self.bytes = json.loads(out.strip().splitlines()[-1])
+
+
+class Watcher:
+    """What ``WatchingClient``'s process runs: a thread per stream and one polling the state."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -28,12 +54,10 @@ class WatchingClient:
         self._threads = [threading.Thread(target=self._pull, args=(path,), daemon=True) for path in ("stream.mjpg", "events")]
         self._threads.append(threading.Thread(target=self._poll, daemon=True))
 
-    def __enter__(self) -> "WatchingClient":
+    def watch_until_stdin_closes(self) -> None:
         for thread in self._threads:
             thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
+        sys.stdin.read()
         self._stop.set()
         for thread in self._threads:
             thread.join(5.0)
@@ -51,6 +75,12 @@ class WatchingClient:
             with urllib.request.urlopen(self.base_url + "api/state", timeout=5) as response:
                 self.bytes["api/state"] += len(response.read())
             self._stop.wait(STATE_POLL_S)
+
+
+def counted_by(base_url: str) -> int:
+    """The decisions the monitor at ``base_url`` has counted, as its page reads them."""
+    with urllib.request.urlopen(base_url + "api/state", timeout=10) as response:
+        return sum(json.loads(response.read())["counts"].values())
 
 
 def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]], paced_rate: float,
@@ -87,3 +117,9 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
         "decisions_lost": sum(results["with"]["lost"]), "decisions_lost_without": sum(results["without"]["lost"]),
         "client_bytes": sum(results["with"]["client_bytes"]), "runs": results,
     }
+
+
+if __name__ == "__main__":
+    watcher = Watcher(sys.argv[1])
+    watcher.watch_until_stdin_closes()
+    print(json.dumps(watcher.bytes))

@@ -114,7 +114,7 @@ def stream_markdown(stream: dict[str, Any]) -> list[str]:
              f"{stream['frames']} frames, {stream['fps']:.1f} fps, dropped {stream['dropped']}, "
              f"faulted {stream['faults']}.", "",
              f"- Frame-to-decision, frames paced as a camera at {_num(stream.get('paced_fps'))} fps "
-             f"(0.8 of standalone throughput): p50 {_num(stream['frame_to_decision_ms'].get('p50'))} ms, "
+             f"(0.8 of the line's capacity: the lower of standalone and unpaced stream throughput): p50 {_num(stream['frame_to_decision_ms'].get('p50'))} ms, "
              f"p99 {_num(stream['frame_to_decision_ms'].get('p99'))} ms "
              f"(p99/p50 {_ratio(stream.get('p99_over_p50'))}); faults {stream.get('paced_faults')}",
              f"- Unpaced (frames as fast as the file decodes, queueing in front of the backend): "
@@ -135,7 +135,7 @@ def cameras_markdown(rows: list[dict[str, Any]] | None) -> list[str]:
     if not rows:
         return []
     lines = ["### Several cameras on one line", "",
-             "Each camera paced at 0.8 of its share of the standalone throughput; frame-to-decision over every "
+             "Each camera paced at 0.8 of its share of the line's capacity (as above); frame-to-decision over every "
              "camera's inspected frames; lost: frames read without a decision.", "",
              "| Cameras | Paced fps each | Per-camera fps | p50 ms | p99 ms | p99/p50 | Worst camera p99 ms | Lost | Faults | Batches |",
              "|---|---|---|---|---|---|---|---|---|---|"]

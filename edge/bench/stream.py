@@ -12,9 +12,10 @@ Frame-to-decision is each decision event's own ``latency_ms`` (capture to decisi
 
 The video runs twice. Unpaced, frames come as fast as the file decodes: the pipeline's fps against
 the backend's standalone throughput says what the pipeline costs. Paced, frames come as a line
-camera delivers them, at ``PACE_FRACTION`` of the standalone throughput: frame-to-decision there is
-what a part waits for its decision (unpaced, it would mostly measure the queue in front of a
-saturated backend).
+camera delivers them, at ``PACE_FRACTION`` of the line's capacity: the lower of the standalone
+throughput and the unpaced pipeline's (decoding and resizing large frames can cost more than
+inference). Frame-to-decision there is what a part waits for its decision; paced above the
+capacity, or unpaced, it would mostly measure a queue that grows for as long as the video lasts.
 """
 
 from __future__ import annotations
@@ -80,14 +81,15 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None, monito
 def _run_watched(monitor: Any, pipeline: Any, bundle: Bundle, row: Any, threshold: float, sinks: list[Any],
                  monitored: dict) -> Any:
     """Run ``pipeline`` with ``monitor`` serving and one client watching it from start to end."""
-    from edge.bench.monitor import WatchingClient
+    from edge.bench.monitor import WatchingClient, counted_by
 
     monitor.start({"model": bundle.folder.name, "backend": row.backend, "precision": row.precision}, threshold,
                   pipeline.queue_depth, sinks, localizes=bundle.spec.localizes)
     try:
         with WatchingClient(monitor.url()) as client:
             summary = pipeline.run()
-        monitored["counted"] = sum(monitor.state.counts().decisions.values())
+        monitor.sync()
+        monitored["counted"] = counted_by(monitor.url())
         monitored["client_bytes"] = sum(client.bytes.values())
     finally:
         monitor.close()
@@ -114,7 +116,8 @@ def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[
     standalone = row.throughput["fps"]
     try:
         summary, source, timed, first, last, jobs = _run(bundle, settings, row, None)
-        paced_rate = PACE_FRACTION * standalone
+        capacity = min(standalone, summary.fps) if summary.fps else standalone
+        paced_rate = PACE_FRACTION * capacity
         paced_summary, _, _, paced_first, _, _ = _run(bundle, settings, row, paced_rate)
     except SourceError as exc:
         return {"status": "skipped", "reason": str(exc)}
@@ -148,7 +151,7 @@ def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[
         monitor = compare_monitor(one_run, paced_rate, log)
     return {
         "monitor": monitor,
-        "cameras": bench_cameras(bundle, settings, row, standalone, log),
+        "cameras": bench_cameras(bundle, settings, row, capacity, log),
         "processes": compare_processes(bundle.folder, Path(settings.stream), row.backend, row.precision,
                                        max_frames=settings.stream_frames, log=log),
         "status": "ok", "reason": None, "source": Path(settings.stream).name, "backend": row.backend,
@@ -157,7 +160,7 @@ def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[
         "fps": summary.fps, "elapsed_s": summary.elapsed_s,
         "frame_to_decision_ms": f2d,
         "p99_over_p50": tail,
-        "paced_fps": paced_rate,
+        "paced_fps": paced_rate, "capacity_fps": capacity,
         "paced_faults": paced_summary.faults,
         "unpaced_frame_to_decision_ms": unpaced_f2d,
         "unpaced_p99_over_p50": unpaced_tail,

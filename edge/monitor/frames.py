@@ -1,12 +1,12 @@
 """The pictures of the monitor: the live frame and the reject gallery as JPEG, drawn only when someone looks.
 
-The line only leaves references in ``MonitorState``; drawing and encoding share the line's
-interpreter, so every JPEG made is throughput taken from the line. Hence nothing is drawn ahead
-of a viewer: a reject's thumbnail, overlay or frame is drawn when its URL is asked for (and kept,
-so asking again costs nothing, until the reject leaves the last 20), and the live frame is drawn
-only while a client holds ``/stream.mjpg`` open, at most ``fps`` times a second and at most
-``LIVE_WIDTH`` wide, once whatever the number of viewers. Frames decided between two wakes are not
-drawn: the live view shows the line, it does not replay it.
+Drawing happens in the monitor's process, but the pixels live in the line's: each picture costs
+the line one frame sent over (edge/monitor/feed.py), and on a small device the cores are shared
+anyway. Hence nothing is drawn ahead of a viewer: a reject's thumbnail, overlay or frame is drawn
+when its URL is asked for (and kept, so asking again costs nothing, until the reject leaves the
+last 20), and the live frame is drawn only while a client holds ``/stream.mjpg`` open, at most
+``fps`` times a second and at most ``LIVE_WIDTH`` wide, once whatever the number of viewers.
+Frames decided between two wakes are not drawn: the live view shows the line, it does not replay it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import dataclasses
 import math
 import sys
 import threading
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Protocol, Tuple
 
 import numpy as np
 
 from edge.events import Event, Region
+from edge.monitor.feed import Picture, RejectKey
 from edge.monitor.state import MonitorState
 from edge.sinks.base import FrameContext
 from edge.sinks.overlay import render_overlay
@@ -36,9 +37,13 @@ LIVE_WIDTH = 480
 THUMB_WIDTH = 160
 PICTURES = ("thumb", "overlay", "frame")  # what a reject's URL may name
 
-# A reject of the gallery: (station, frame). Each station numbers its frames from 0, so the frame
-# alone would let one station's picture replace another's; the station is None for one source.
-RejectKey = Tuple[Optional[str], Optional[int]]
+
+class Pixels(Protocol):
+    """Where the frames are: the line's process, asked by ``PixelClient`` (edge/monitor/process.py)."""
+
+    def latest(self, since: int) -> Optional[Tuple[int, Picture]]: ...
+
+    def reject(self, station: Optional[str], frame: Optional[int]) -> Optional[Picture]: ...
 
 
 def display_scale(width: int, widest: int = MAX_WIDTH) -> float:
@@ -88,15 +93,16 @@ def draw(event: Event, context: FrameContext, localizes: bool, factor: Optional[
 
 
 class FrameEncoder:
-    """Draws the live JPEG while someone watches and each reject's JPEGs when asked, from ``state``'s references."""
+    """Draws the live JPEG while someone watches and each reject's JPEGs when asked, from the line's ``pixels``."""
 
-    def __init__(self, state: MonitorState, localizes: bool = True, fps: float = LIVE_FPS) -> None:
+    def __init__(self, state: MonitorState, pixels: Pixels, localizes: bool = True, fps: float = LIVE_FPS) -> None:
         if fps <= 0:
             raise ValueError(f"the live view's frame rate must be positive, got {fps}")
-        self.state, self.localizes, self.interval_s = state, localizes, 1.0 / fps
+        self.state, self.pixels, self.localizes, self.interval_s = state, pixels, localizes, 1.0 / fps
         self.live: Optional[bytes] = None
         self.live_seq = 0  # bumped for each new live JPEG; streams send when it changes
-        self._drawn: Optional[Event] = None
+        self.drawn = {"live": 0, **{kind: 0 for kind in PICTURES}}  # JPEGs made, by kind (/metrics)
+        self._drawn_frame = 0  # the line's number of the newest frame drawn
         self._live_lock = threading.Lock()  # the stream's thread and a /frame.jpg request never draw the same frame twice
         # Encoded pictures of the rejects still shown, by kind; (event, pictures) so a key reused by a new run is redrawn.
         self._pictures: Dict[RejectKey, Tuple[Event, Dict[str, bytes]]] = {}
@@ -131,7 +137,7 @@ class FrameEncoder:
 
     def gallery(self) -> List[Event]:
         """The shown rejects' events, newest first: in the order they were decided, since frame ids count per station."""
-        return [event for event, _ in reversed(self.state.rejects())]
+        return list(reversed(self.state.rejects()))
 
     def reject(self, frame: int, station: Optional[str], kind: str) -> Optional[bytes]:
         """The ``kind`` JPEG of ``station``'s frame ``frame`` (station None: a run of one source), if still shown.
@@ -141,17 +147,20 @@ class FrameEncoder:
         """
         if kind not in PICTURES:
             raise ValueError(f"no picture {kind!r}; one of {', '.join(PICTURES)}")
-        shown = {(event.station, event.frame): (event, context) for event, context in self.state.rejects()}
-        found = shown.get((station, frame))
+        shown = {(event.station, event.frame): event for event in self.state.rejects()}
+        event = shown.get((station, frame))
         with self._pictures_lock:
             self._pictures = {key: kept for key, kept in self._pictures.items()
-                              if key in shown and kept[0] is shown[key][0]}
-            if found is None:
+                              if key in shown and kept[0] is shown[key]}
+            if event is None:
                 return None
-            event, context = found
             pictures = self._pictures.setdefault((station, frame), (event, {}))[1]
             if kind not in pictures:
-                pictures[kind] = encode_jpeg(self._draw_reject(event, context, kind))
+                found = self.pixels.reject(station, frame)
+                if found is None:  # the line has let it go (a newer reject came): as good as out of the gallery
+                    return None
+                pictures[kind] = encode_jpeg(self._draw_reject(found[0], found[1], kind))
+                self.drawn[kind] += 1
             return pictures[kind]
 
     def _draw_reject(self, event: Event, context: FrameContext, kind: str) -> np.ndarray:
@@ -165,13 +174,14 @@ class FrameEncoder:
     def update(self) -> Optional[bytes]:
         """The newest decided frame as the live JPEG, drawn if it changed since the last one."""
         with self._live_lock:
-            latest = self.state.latest
-            if latest is not None and latest[0] is not self._drawn:
-                event, context = latest
+            found = self.pixels.latest(self._drawn_frame)
+            if found is not None:
+                number, (event, context) = found
                 self.live = encode_jpeg(draw(event, context, self.localizes,
                                              display_scale(context.image.shape[1], LIVE_WIDTH)))
-                self._drawn = event
+                self._drawn_frame = number
                 self.live_seq += 1
+                self.drawn["live"] += 1
             return self.live
 
     def _loop(self) -> None:

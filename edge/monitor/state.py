@@ -1,10 +1,10 @@
-"""What the monitor knows about the line: a sink that only keeps references, read by other threads.
+"""What the monitor's process knows about the line: counters, the last minute, health and an event ring.
 
-The pipeline's output thread hands every event to ``MonitorState.send``, which does O(1) work:
-it counts, keeps a reference to the latest frame and the last rejects, and appends the event to
-a fixed ring. Everything that costs time (JPEG encoding, JSON, percentiles, HTTP) happens on the
-monitor's own threads from these references, so a slow or absent browser costs the line nothing:
-a reader that falls behind the ring loses the oldest events, never delays the newest.
+The monitor's process reads the line's events from the feed (edge/monitor/feed.py) and hands each
+to ``MonitorState.note``, which does O(1) work: it counts, remembers the latest decision with
+pixels and the last rejects, and appends the event to a fixed ring. The pixels themselves stay in
+the line's process until a picture is drawn. The web server's threads read the state: a reader
+that falls behind the ring loses the oldest events, never delays the newest.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import numpy as np
 
 from edge.events import ACCEPT, FAULT, REASON_INFERENCE_TIMEOUT, REJECT, Event
-from edge.sinks.base import FrameContext, Sink
 
 # Frame-to-decision buckets (seconds) of the /metrics histogram: 1 ms to 10 s.
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -90,10 +89,8 @@ class Health:
     reason: str
 
 
-class MonitorState(Sink):
-    """The sink the monitor reads from; ``send`` stores references and counts, nothing else."""
-
-    name = "monitor"
+class MonitorState:
+    """The line as the monitor's process sees it; ``note`` counts and keeps references, nothing else."""
 
     def __init__(self, *, stall_s: float = STALL_S, window_s: float = WINDOW_S, rejects: int = REJECTS_SHOWN,
                  ring: int = EVENT_RING, clock: Callable[[], float] = time.monotonic) -> None:
@@ -103,8 +100,8 @@ class MonitorState(Sink):
         self._counts = Counts()
         # Whole seconds, so a reader copies about 60 references under the lock, however fast the line.
         self._window: Deque[Second] = deque(maxlen=int(window_s) + 2)
-        self._rejects: Deque[Tuple[Event, FrameContext]] = deque(maxlen=rejects)
-        self.latest: Optional[Tuple[Event, FrameContext]] = None  # the newest decision with pixels
+        self._rejects: Deque[Event] = deque(maxlen=rejects)  # with pixels in the line's process
+        self.latest: Optional[Event] = None  # the newest decision with pixels
         self.last_decision: Optional[Event] = None
         self.started = clock()
         self._first_decision_t: Optional[float] = None
@@ -114,15 +111,16 @@ class MonitorState(Sink):
         self._source_down: Dict[Optional[str], Tuple[str, float]] = {}
         self._stalled: Optional[str] = None
 
-    # -- the line's side: O(1) ----------------------------------------------------------------
-    def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
+    # -- the feed's side: O(1) ----------------------------------------------------------------
+    def note(self, event: Event, pixels: bool = False) -> None:
+        """One event of the line, in order; ``pixels``: the line kept its frame (a decision that can be drawn)."""
         self.events.append(event)
         if event.kind == "status":
             self._note_status(event)
         elif event.kind == "decision":
-            self._note_decision(event, context)
+            self._note_decision(event, pixels)
 
-    def _note_decision(self, event: Event, context: Optional[FrameContext]) -> None:
+    def _note_decision(self, event: Event, pixels: bool) -> None:
         now = self._clock()
         decision = event.decision or FAULT
         latency_s = None if decision == FAULT or event.latency_ms is None else event.latency_ms / 1000.0
@@ -144,10 +142,10 @@ class MonitorState(Sink):
             self.last_decision, self._last_decision_t = event, now
             if self._first_decision_t is None:
                 self._first_decision_t = now
-            if context is not None and context.image is not None:
-                self.latest = (event, context)
+            if pixels:
+                self.latest = event
                 if decision == REJECT:
-                    self._rejects.append((event, context))
+                    self._rejects.append(event)
 
     def _note_status(self, event: Event) -> None:
         now = self._clock()
@@ -167,8 +165,8 @@ class MonitorState(Sink):
         with self._lock:
             return self._counts.copy()
 
-    def rejects(self) -> List[Tuple[Event, FrameContext]]:
-        """The last rejects with their pixels, oldest first."""
+    def rejects(self) -> List[Event]:
+        """The last rejects with pixels, oldest first."""
         with self._lock:
             return list(self._rejects)
 

@@ -165,9 +165,14 @@ def test_missing_data_layout_is_named(tiny_bundle: Path, tmp_path: Path) -> None
 def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bench", "--model", str(tiny_bundle), "--backends", "onnxruntime",
                                        "--precisions", "fp32", "--runs", "5", "--stream", str(line_video),
-                                       "--out", str(tmp_path)])
+                                       "--serve", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     stream = read_report(tmp_path / "report.json").stream
+    # Without and with the --serve monitor and one watching client (its own process): nothing lost, the client was fed.
+    monitor = stream["monitor"]
+    assert monitor["decisions_lost"] == 0 and monitor["decisions_lost_without"] == 0
+    assert all(n > 0 for n in monitor["runs"]["with"]["client_bytes"])
+    assert monitor["fps_ratio"] == pytest.approx(monitor["with"]["fps"] / monitor["without"]["fps"])
     assert stream["status"] == "ok" and stream["backend"] == "onnxruntime"
     # every-frame mode on a file: one decision per frame, none lost; every third frame is defective.
     assert stream["frames"] == 30 and stream["decisions"] == 30 and stream["faults"] == 0 and stream["dropped"] == 0

@@ -1,4 +1,4 @@
-"""`gainctl run --serve`: the address and token rules, checked before anything opens; no web library without it."""
+"""`gainctl run --serve`: the address and token rules, checked before anything opens; no web library in the line's process."""
 
 from __future__ import annotations
 
@@ -72,19 +72,24 @@ PROBE = """
 import sys
 from gain_mtl.cli import main
 try:
-    main(["run", "--model", sys.argv[1], "--source", sys.argv[2], "--backend", "onnxruntime", "--sink", "journal:" + sys.argv[3]],
-         standalone_mode=False)
+    main(["run", "--model", sys.argv[1], "--source", sys.argv[2], "--backend", "onnxruntime", "--sink", "journal:" + sys.argv[3],
+          *sys.argv[4:]], standalone_mode=False)
 finally:
     print("loaded:", sorted(m for m in ("starlette", "uvicorn", "prometheus_client") if m in sys.modules))
 """
 
 
-def test_a_run_without_serve_imports_no_web_library(tiny_bundle_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("serve", [[], ["--serve", "127.0.0.1:0"]], ids=["without-serve", "with-serve"])
+def test_the_line_s_process_imports_no_web_library(tiny_bundle_dir: Path, tmp_path: Path, serve: list) -> None:
+    # With --serve the web server lives in the monitor's process; the line's never loads it.
+    if serve:
+        pytest.importorskip("starlette", reason="the monitor extra is not installed")
     write_video(tmp_path / "v.avi", 5)
-    result = subprocess.run([sys.executable, "-c", PROBE, str(tiny_bundle_dir), str(tmp_path / "v.avi"), str(tmp_path / "j.jsonl")],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", PROBE, str(tiny_bundle_dir), str(tmp_path / "v.avi"), str(tmp_path / "j.jsonl"),
+                             *serve], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout
+    assert ("monitor on http://127.0.0.1:" in result.stderr) == bool(serve)
     assert len((tmp_path / "j.jsonl").read_text().splitlines()) == 6  # 5 decisions and the summary
 
 

@@ -46,7 +46,7 @@ def feed(monitor: Monitor) -> None:
                       latency_ms=None if kind == "fault" else 3.0, regions=regions,
                       reason="overflow" if kind == "fault" else None, run="r1")
         monitor.sink.send(event, FrameContext(None if kind == "fault" else image, outputs))
-    monitor.encoder.update()  # what the encoder thread does at its next wake while a stream is open
+    monitor.sync()  # the monitor's process has taken them in
 
 
 def start(token: str | None) -> Monitor:
@@ -85,6 +85,7 @@ def test_healthz_is_503_with_the_reason_until_frames_flow(monitor: Monitor) -> N
     code, body, _ = get(monitor, "/healthz")
     assert code == 200 and json.loads(body)["ok"] is True
     monitor.sink.send(status("source_lost", source="camera 0"))
+    monitor.sync()
     code, body, _ = get(monitor, "/healthz")
     assert code == 503 and json.loads(body)["reason"].startswith("source lost")
 
@@ -137,7 +138,7 @@ def test_two_stations_rejects_of_the_same_frame_id_each_keep_their_own_pictures(
         event = Event(kind="decision", frame=5, decision="reject", score=0.9, threshold=0.5, latency_ms=3.0,
                       station=station, run="r1")
         monitor.sink.send(event, FrameContext(np.full((72, 96, 3), level, np.uint8), outputs))
-    monitor.encoder.update()
+    monitor.sync()
     state = json.loads(get(monitor, "/api/state")[1])
     assert [(r["station"], r["frame"]) for r in state["rejects"]] == [("side", 5), ("top", 5)]  # newest first
     for station, level in grey.items():
@@ -209,31 +210,56 @@ def test_a_token_is_asked_of_every_route_but_healthz() -> None:
         monitor.close()
 
 
+def drawn(monitor: Monitor) -> dict:
+    return {labels[0][1]: value for (name, labels), value in metric_samples(monitor).items()
+            if name == "gainctl_monitor_pictures_drawn_total"}
+
+
 def test_pictures_are_drawn_only_when_asked_and_kept_while_shown() -> None:
-    # The line pays for every JPEG: none without a viewer, one per reject picture however often asked.
+    # Every picture costs the line a frame passed over: none without a viewer, one per reject picture however often asked.
+    import cv2
+
     monitor = start(None)
     try:
         outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
         for i in range(25):
             event = Event(kind="decision", frame=i, decision="reject", score=0.9, threshold=0.5, latency_ms=3.0, run="r1")
             monitor.sink.send(event, FrameContext(np.full((72, 96, 3), 70, np.uint8), outputs))
+        monitor.sync()
         time.sleep(0.3)
-        assert monitor.encoder.live_seq == 0 and monitor.encoder.live is None  # nobody watches: nothing drawn
+        assert drawn(monitor) == {"live": 0, "thumb": 0, "overlay": 0, "frame": 0}  # nobody watches: nothing drawn
         state = json.loads(get(monitor, "/api/state")[1])
         assert state["live"] == 1 and [r["frame"] for r in state["rejects"]] == list(range(24, 4, -1))
         first = get(monitor, "/rejects/24/thumb.jpg")[1]
-        assert monitor.encoder.reject(24, None, "thumb") is monitor.encoder.reject(24, None, "thumb")
-        assert monitor.encoder.reject(24, None, "thumb") == first
+        assert get(monitor, "/rejects/24/thumb.jpg")[1] == first
+        assert drawn(monitor)["thumb"] == 1
         assert get(monitor, "/rejects/4/overlay.jpg")[0] == 404  # out of the last 20
         response = urllib.request.urlopen(f"http://127.0.0.1:{monitor.port}/stream.mjpg", timeout=10)
         response.read1(4096)
         deadline = time.monotonic() + 5
-        while monitor.encoder.live_seq == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert monitor.encoder.live_seq == 1  # a viewer: the newest frame drawn, once, however long it stays newest
-        import cv2
-
-        assert cv2.imdecode(np.frombuffer(monitor.encoder.live, np.uint8), cv2.IMREAD_COLOR).shape[1] == 480
+        while drawn(monitor)["live"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a few of the encoder's wakes: the newest frame is drawn once however long it stays newest
+        assert drawn(monitor)["live"] == 1
+        live = get(monitor, "/frame.jpg")[1]
+        assert cv2.imdecode(np.frombuffer(live, np.uint8), cv2.IMREAD_COLOR).shape[1] == 480
         response.close()
+    finally:
+        monitor.close()
+
+
+def test_a_monitor_that_has_died_costs_the_line_nothing() -> None:
+    # The line keeps sending at full speed; the events are counted as dropped, never waited for.
+    monitor = start(None)
+    try:
+        monitor._process.kill()
+        monitor._process.wait()
+        event = Event(kind="decision", frame=0, decision="accept", score=0.1, threshold=0.5, latency_ms=1.0, run="r1")
+        began = time.monotonic()
+        for _ in range(20_000):
+            monitor.sink.send(event)
+        assert time.monotonic() - began < 10.0
+        assert monitor.sink.counters()["dropped"] > 0
+        assert "monitor" in monitor.sink.behind()
     finally:
         monitor.close()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from edge.events import Event, Region, status
 from edge.monitor.state import REJECTS_SHOWN, EventRing, MonitorState
-from edge.sinks.base import FrameContext
 
 
 class Clock:
@@ -21,10 +19,6 @@ class Clock:
 def decision(frame: int, kind: str, latency_ms: float = 5.0, reason: str | None = None) -> Event:
     return Event(kind="decision", frame=frame, decision=kind, score=0.9 if kind == "reject" else 0.1, threshold=0.5,
                  latency_ms=latency_ms, reason=reason, regions=[Region(1, 2, 3, 4, 12, 0.9)] if kind == "reject" else None)
-
-
-def context() -> FrameContext:
-    return FrameContext(np.zeros((8, 8, 3), np.uint8), None)
 
 
 def test_the_ring_gives_each_reader_what_came_after_its_cursor_and_counts_what_it_missed() -> None:
@@ -43,15 +37,15 @@ def test_the_ring_gives_each_reader_what_came_after_its_cursor_and_counts_what_i
 def test_counts_decisions_and_faults_and_keeps_the_last_rejects_with_pixels() -> None:
     state = MonitorState()
     for i in range(30):
-        state.send(decision(i, "reject"), context())
-    state.send(decision(30, "accept"), context())
-    state.send(decision(31, "fault", reason="overflow"), FrameContext(None, None))
+        state.note(decision(i, "reject"), pixels=True)
+    state.note(decision(30, "accept"), pixels=True)
+    state.note(decision(31, "fault", reason="overflow"))
     counts = state.counts()
     assert counts.decisions == {"accept": 1, "reject": 30, "fault": 1}
     assert counts.fault_reasons == {"overflow": 1}
     assert sum(counts.latency_buckets) == 31  # faults have no frame-to-decision latency
-    assert [e.frame for e, _ in state.rejects()] == list(range(30 - REJECTS_SHOWN, 30))
-    assert state.latest[0].frame == 30  # the fault had no pixels to show
+    assert [e.frame for e in state.rejects()] == list(range(30 - REJECTS_SHOWN, 30))
+    assert state.latest.frame == 30  # the fault had no pixels to show
     assert state.last_decision.frame == 31
     assert state.events.written == 32
 
@@ -60,11 +54,11 @@ def test_the_window_reports_the_last_minute_only() -> None:
     clock = Clock()
     state = MonitorState(clock=clock)
     for i in range(100):  # 100 slow decisions, long ago
-        state.send(decision(i, "accept", latency_ms=500.0))
+        state.note(decision(i, "accept", latency_ms=500.0))
         clock.now += 0.01
     clock.now += 120.0
     for i in range(100, 160):  # then one a second for a minute, each 10 ms
-        state.send(decision(i, "accept", latency_ms=10.0))
+        state.note(decision(i, "accept", latency_ms=10.0))
         clock.now += 1.0
     window = state.window()
     assert window["decisions"] in (59, 60, 61)  # whole seconds at the edge
@@ -76,20 +70,20 @@ def test_health_follows_the_flow_of_frames_and_the_status_events() -> None:
     clock = Clock()
     state = MonitorState(clock=clock, stall_s=5.0)
     assert not state.health().ok and "no frame decided yet" in state.health().reason
-    state.send(decision(0, "accept"))
+    state.note(decision(0, "accept"))
     assert state.health().ok
     clock.now += 6.0
     assert not state.health().ok and "no decision for 6.0 s" in state.health().reason
-    state.send(decision(1, "accept"))
-    state.send(status("source_lost", source="camera 0", frame=2))
-    state.send(decision(2, "fault", reason="source_lost"))
+    state.note(decision(1, "accept"))
+    state.note(status("source_lost", source="camera 0", frame=2))
+    state.note(decision(2, "fault", reason="source_lost"))
     assert not state.health().ok and state.health().reason.startswith("source lost")
-    state.send(status("source_reconnected", source="camera 0", outage_s=1.0))
-    state.send(decision(3, "accept"))
+    state.note(status("source_reconnected", source="camera 0", outage_s=1.0))
+    state.note(decision(3, "accept"))
     assert state.health().ok
-    state.send(status("inference_timeout", frame=4, timeout_s=10.0))
+    state.note(status("inference_timeout", frame=4, timeout_s=10.0))
     assert state.health().reason == "inference stalled: the runner answered nothing within 10 s"
-    state.send(status("summary", frames=5))
+    state.note(status("summary", frames=5))
     assert state.health().reason == "the run has ended"
 
 
@@ -98,12 +92,12 @@ def test_one_station_s_camera_coming_back_does_not_clear_another_s_loss() -> Non
 
     clock = Clock()
     state = MonitorState(clock=clock, stall_s=5.0)
-    state.send(decision(0, "accept"))
-    state.send(replace(status("source_lost", source="camera 0", frame=1), station="top"))
+    state.note(decision(0, "accept"))
+    state.note(replace(status("source_lost", source="camera 0", frame=1), station="top"))
     clock.now += 1.0
-    state.send(replace(status("source_lost", source="camera 1", frame=1), station="side"))
-    state.send(replace(status("source_reconnected", source="camera 1", outage_s=0.5), station="side"))
-    state.send(decision(2, "accept"))
+    state.note(replace(status("source_lost", source="camera 1", frame=1), station="side"))
+    state.note(replace(status("source_reconnected", source="camera 1", outage_s=0.5), station="side"))
+    state.note(decision(2, "accept"))
     assert not state.health().ok and state.health().reason == "station top's source lost 1.0 s ago"
-    state.send(replace(status("source_reconnected", source="camera 0", outage_s=1.0), station="top"))
+    state.note(replace(status("source_reconnected", source="camera 0", outage_s=1.0), station="top"))
     assert state.health().ok

@@ -1,0 +1,130 @@
+"""The monitor's process: ``python -m edge.monitor.process LISTEN EVENTS REQUESTS`` (inherited descriptors).
+
+Started by ``Monitor.start`` (edge/monitor/__init__.py), never by hand. It serves the page,
+``/events``, ``/healthz`` and ``/metrics`` on the socket the line bound (LISTEN), takes in the
+line's events from EVENTS (edge/monitor/feed.py) and asks the line for pixels and gauges over
+REQUESTS, whose first message is its configuration (the token travels there, not in the command
+line or the environment, where other users of the machine could read it).
+
+It ends when the line closes EVENTS: at the end of the run (after ``--serve-linger``), or when
+the line's process dies. It runs in a session of its own, so a Ctrl-C at the terminal reaches the
+line, which ends the run and then the monitor, in that order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from edge.events import Event
+from edge.monitor.feed import EVENT_WITH_PIXELS, SYNC, Picture
+from edge.monitor.state import MonitorState
+from edge.sinks.base import FrameContext
+
+class PixelClient:
+    """The monitor's side of the requests: one at a time, each answered by the line's ``FeedServer``.
+
+    Once the line's process has gone every answer is "nothing": the page keeps what it has.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def _ask(self, *request: Any) -> Any:
+        with self._lock:
+            try:
+                self._conn.send(request)
+                reply = self._conn.recv()
+            except (EOFError, OSError):
+                return None
+        if isinstance(reply, tuple) and reply and reply[0] == "error":
+            print(f"gainctl run: monitor: the line could not answer {request[0]!r}: {reply[1]}", file=sys.stderr)
+            return None
+        return reply
+
+    def latest(self, since: int) -> Optional[Tuple[int, Picture]]:
+        reply = self._ask("latest", since)
+        return None if reply is None else (reply[0], _picture(*reply[1:]))
+
+    def reject(self, station: Optional[str], frame: Optional[int]) -> Optional[Picture]:
+        reply = self._ask("reject", station, frame)
+        return None if reply is None else _picture(*reply)
+
+    def gauges(self) -> Dict[str, Any]:
+        return self._ask("gauges") or {}
+
+
+def _picture(event: Dict[str, Any], image: Any, outputs: Any) -> Picture:
+    return Event.from_dict(event), FrameContext(image, outputs)
+
+
+def take_in(events: socket.socket, state: MonitorState) -> None:
+    """Note every event line until the line closes the socket; answer each sync mark once all before it are noted."""
+    with events.makefile("rb") as lines:
+        for line in lines:
+            kind, body = line[:1], line[1:].rstrip(b"\n")
+            if kind == SYNC:
+                events.sendall(body + b"\n")
+            else:
+                state.note(Event.from_json(body.decode()), pixels=kind == EVENT_WITH_PIXELS)
+
+
+def serve(listen: socket.socket, events: socket.socket, requests: Connection, config: Dict[str, Any]) -> None:
+    """Serve until the line closes ``events``."""
+    from edge.monitor.app import create_app
+    from edge.monitor.frames import LIVE_FPS, FrameEncoder
+    from edge.monitor.metrics import LineCollector, line_registry
+    from edge.monitor.server import MonitorServer
+
+    info, threshold = config["info"], config["threshold"]
+    state = MonitorState()
+    pixels = PixelClient(requests)
+    encoder = FrameEncoder(state, pixels, config["localizes"], config["live_fps"] or LIVE_FPS)
+    labels = {**{k: str(v) for k, v in info.items()}, "threshold": f"{threshold:.6g}"}
+    registry = line_registry(LineCollector(state, labels, threshold, pixels.gauges, lambda: dict(encoder.drawn)),
+                             config["line_pid"])
+    closing = threading.Event()
+    server = MonitorServer(create_app(state, encoder, registry, {**info, "threshold": threshold}, config["token"], closing),
+                           listen)
+    encoder.start()
+    server.start()
+    try:  # the line's first sync mark is answered only now: it waits for this to know the page is up
+        take_in(events, state)
+    finally:
+        closing.set()
+        encoder.stop()
+        server.stop()
+
+
+def python_env() -> Dict[str, str]:
+    """The environment for ``python -m edge...`` in a child: this process's, with this ``edge`` importable.
+
+    A run from a source tree (a benchmark that put the tree on ``sys.path``) must start the same
+    code in its children, not whatever ``edge`` the interpreter would find on its own.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+
+
+def main(argv: List[str]) -> int:
+    # A browser that closes the page mid-stream is routine, not worth a console line of the line's run.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    listen_fd, events_fd, requests_fd = (int(arg) for arg in argv)
+    requests = Connection(requests_fd)
+    try:
+        config = requests.recv()
+    except EOFError:  # the line gave up before it configured us
+        return 1
+    serve(socket.socket(fileno=listen_fd), socket.socket(fileno=events_fd), requests, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
