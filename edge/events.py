@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Dict, List, Optional
 
 ACCEPT, REJECT, FAULT = "accept", "reject", "fault"
@@ -71,7 +71,9 @@ class Event:
         return {k: v for k, v in data.items() if v is not None and v != {}}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        """``to_dict`` as JSON, without its deep copy: a third of the time, on every sink's path."""
+        data = {name: value for name in _FIELDS if (value := getattr(self, name)) is not None and value != {}}
+        return json.dumps(data, separators=(",", ":"), default=_plain)
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Event":
@@ -86,6 +88,16 @@ class Event:
     @classmethod
     def from_json(cls, text: str) -> "Event":
         return cls.from_dict(json.loads(text))
+
+
+_FIELDS = tuple(f.name for f in fields(Event))
+
+
+def _plain(value: Any) -> Any:
+    """What ``asdict`` makes of a dataclass (a region, or one inside ``detail``), for ``json.dumps``."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def status(message: str, run: str = "", **detail: Any) -> Event:

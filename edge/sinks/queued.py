@@ -1,17 +1,25 @@
 """A sink that can wait (network, broker) behind a bounded queue, a disk spool and its own threads.
 
-The line's output thread only puts the event's JSON into a bounded in-memory queue (``queue=N``),
-which never blocks: a dead or slow endpoint is never felt by the decisions. An intake thread moves
-the queue into the on-disk spool in batches; a delivery thread (the subclass's ``_deliver_loop``)
-sends spooled events in order and removes each one only once the destination acknowledged it.
+The line's output thread only appends the event to a bounded in-memory queue (``queue=N``): no
+JSON, no lock and no wake-up of another thread, so neither a dead or slow endpoint nor the sink's
+own work is felt by the decisions. An intake thread wakes every ``INTAKE_INTERVAL_S`` (sooner when
+the queue is a quarter full, and at close), writes what is queued as JSON into the on-disk spool in
+one transaction, and wakes the delivery thread (the subclass's ``_deliver_loop``), which sends
+spooled events in order and removes each one only once the destination acknowledged it.
+
+Why a timer and not a wake-up per event: on a machine of two cores, waking a thread from the line's
+thread often hands that thread a core while the line's thread still holds the interpreter lock, and
+both wait. Measured at 400 events/s with MQTT and two webhooks (docs/design-choices.md #29): the
+JSON and the wake-up per event and sink cost the line's thread 150 us of CPU per event, appending
+costs it 5 us. Events are not changed once sent, so writing their JSON later gives the same text.
 
 Delivery is **at least once**: an event can arrive twice (acknowledged but the acknowledgement
 lost, or resent after a restart); every event carries ``run`` and ``frame`` so consumers can drop
 duplicates. Events still spooled at exit are sent by the next run with the same spool.
 
-The queue overflows only when the disk cannot keep up; those events, and a batch the spool refuses
-to write (disk full), are lost *for this sink* (the journal, which is written inline and first,
-still has them) and counted as ``overflowed``. A sink whose oldest
+The queue overflows only when the disk cannot keep up; those events, a batch the spool refuses
+to write (disk full), and an event that JSON cannot hold are lost *for this sink* (the journal,
+which is written inline and first, still has them) and counted as ``overflowed``. A sink whose oldest
 undelivered event is older than ``lag_s``, that lost events, or whose last delivery failed says so
 through ``behind()``, which the pipeline turns into a ``sink_behind`` status event.
 """
@@ -19,7 +27,6 @@ through ``behind()``, which the pipeline turns into a ``sink_behind`` status eve
 from __future__ import annotations
 
 import collections
-import queue
 import sqlite3
 import sys
 import threading
@@ -33,11 +40,13 @@ from edge.sinks.spool import Spool
 
 DEFAULT_QUEUE = 1000
 INTAKE_BATCH = 256
+# How long an event may wait in the queue before the intake thread spools it: 20 wake-ups a second
+# whatever the frame rate, and a delay that a network destination does not notice.
+INTAKE_INTERVAL_S = 0.05
 # Least time close() gives the intake thread to spool what is queued: a healthy disk needs
 # milliseconds for a full queue, and close_timeout=0 (leave the backlog to the next run) must
 # still spool it rather than lose it.
 SPOOL_AT_CLOSE_S = 2.0
-_STOP = object()
 
 
 class QueuedSink(Sink):
@@ -49,8 +58,15 @@ class QueuedSink(Sink):
                  lag_s: float = 5.0) -> None:
         self.spool = Spool(spool_path)
         self.close_timeout_s, self.lag_s = close_timeout_s, lag_s
-        self._queue: "queue.Queue[object]" = queue.Queue(maxsize=queue_size)
-        self._cv = threading.Condition()
+        # Appended by the line's thread only, taken by the intake thread only: a deque needs no lock for that.
+        self._queue: Deque[Event] = collections.deque()
+        self._queue_size = queue_size
+        self._wake_at = max(1, queue_size // 4)  # the line wakes the intake thread early only past this
+        self._wake = threading.Event()
+        lock = threading.RLock()
+        self._cv = threading.Condition(lock)       # counters, acknowledgements, connection, stop
+        self._more = threading.Condition(lock)     # the delivery thread's: the intake thread spooled more
+        self._closing = False                 # close() began: the intake thread spools what is queued and ends
         self._stopping = False                # close() gave up waiting: delivery ends now
         self._closed = False
         self.overflowed = 0                   # events the full queue or the spool turned away (this sink only)
@@ -74,11 +90,14 @@ class QueuedSink(Sink):
 
     # -- the line's side: never blocks ----------------------------------------------------
     def send(self, event: Event, context: Optional[FrameContext] = None) -> None:
-        try:
-            self._queue.put_nowait((self._topic(event), event.to_json()))
-        except queue.Full:
+        queued = self._queue
+        if len(queued) >= self._queue_size:
             with self._cv:  # the intake thread counts lost batches too
                 self.overflowed += 1
+            return
+        queued.append(event)
+        if len(queued) == self._wake_at:
+            self._wake.set()
 
     def _topic(self, event: Event) -> str:
         """Where the event goes within the destination (MQTT: decisions and status topics)."""
@@ -86,26 +105,37 @@ class QueuedSink(Sink):
 
     # -- intake thread: queue -> spool ----------------------------------------------------
     def _intake_loop(self) -> None:
+        queued = self._queue
         while True:
-            batch: List[Tuple[str, str]] = []
-            item = self._queue.get()
-            stop = item is _STOP
-            while not stop:
-                batch.append(item)  # type: ignore[arg-type]
-                if len(batch) >= INTAKE_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                stop = item is _STOP
-            if batch and self._spooled(batch):
-                with self._cv:
-                    self._accepted += len(batch)
-                    self._arrivals.append((self._accepted, time.monotonic()))
-                    self._cv.notify_all()
-            if stop:
+            self._wake.wait(INTAKE_INTERVAL_S)
+            self._wake.clear()
+            closing = self._closing  # read before draining: close() comes after the line's last send
+            while queued:
+                events = [queued.popleft() for _ in range(min(INTAKE_BATCH, len(queued)))]
+                batch = self._serialized(events)
+                if batch and self._spooled(batch):
+                    with self._cv:
+                        self._accepted += len(batch)
+                        self._arrivals.append((self._accepted, time.monotonic()))
+                        self._more.notify_all()
+            if closing:
                 return
+
+    def _serialized(self, events: List[Event]) -> List[Tuple[str, str]]:
+        """(topic, JSON) of each event; one that JSON cannot hold is lost for this sink, like an overflow."""
+        try:
+            return [(self._topic(event), event.to_json()) for event in events]
+        except (TypeError, ValueError):
+            pass
+        batch = []
+        for event in events:
+            try:
+                batch.append((self._topic(event), event.to_json()))
+            except (TypeError, ValueError) as exc:
+                with self._cv:
+                    self.overflowed += 1
+                    self.last_error = f"an event of frame {event.frame} cannot be written as JSON ({exc})"
+        return batch
 
     def _spooled(self, batch: List[Tuple[str, str]]) -> bool:
         """Write ``batch`` to the spool; False when the disk refused it (full, failing, spool closed).
@@ -165,14 +195,14 @@ class QueuedSink(Sink):
             rows = self.spool.after(after, limit)
             if rows:
                 return rows
-            with self._cv:  # woken by the intake thread as soon as it spooled more
-                self._cv.wait_for(lambda: self._stopping or self._accepted != seen, 0.5)
+            with self._more:  # woken by the intake thread as soon as it spooled more, not by acknowledgements
+                self._more.wait_for(lambda: self._stopping or self._accepted != seen, 0.5)
 
     # -- reporting ------------------------------------------------------------------------
     def pending(self) -> int:
         """Events not delivered yet, in the queue and in the spool; counted, not queried (the line's thread asks)."""
         with self._cv:
-            return self._queue.qsize() + self._accepted - self.delivered - self.refused
+            return len(self._queue) + self._accepted - self.delivered - self.refused
 
     def counters(self) -> Dict[str, int]:
         return {"delivered": self.delivered, "pending": self.pending(), "failures": self.failures,
@@ -188,8 +218,8 @@ class QueuedSink(Sink):
     def behind(self) -> Optional[str]:
         reasons = []
         if self.overflowed > self._reported_overflow:
-            reasons.append(f"{self.overflowed - self._reported_overflow} events lost to a full queue or a "
-                           f"failed spool write (the disk spool could not keep up)")
+            reasons.append(f"{self.overflowed - self._reported_overflow} events lost to a full queue, a "
+                           f"failed spool write (the disk spool could not keep up) or JSON that could not hold them")
             self._reported_overflow = self.overflowed
         age = self._oldest_age_s()
         if age > self.lag_s:
@@ -208,19 +238,16 @@ class QueuedSink(Sink):
         with self._cv:
             if self._closed:
                 return  # an error path closes every sink, some of them twice
-            self._closed = True
+            self._closed = self._closing = True
+        self._wake.set()
         spool_s = max(self.close_timeout_s, SPOOL_AT_CLOSE_S)
-        spool_by = time.monotonic() + spool_s
-        try:
-            self._queue.put(_STOP, timeout=_left(spool_by))  # full only while the intake thread is stuck on the disk
-        except queue.Full:
-            pass  # the join below gives up at the same deadline
-        self._intake.join(_left(spool_by))
+        self._intake.join(spool_s)
         deadline = time.monotonic() + self.close_timeout_s
         with self._cv:
             self._cv.wait_for(lambda: self.delivered + self.refused >= self._accepted, _left(deadline))
             self._stopping = True
             self._cv.notify_all()
+            self._more.notify_all()
         self._worker.join(self._worker_join_s())
         self._disconnect()
         if self._intake.is_alive():

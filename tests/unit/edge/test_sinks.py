@@ -14,8 +14,8 @@ from typing import Callable, List, Tuple
 import pytest
 
 from edge.bench.loopback import Endpoint, free_port
-from edge.events import Event, Region
-from edge.sinks import SinkError, open_sink
+from edge.events import Event, Region, status
+from edge.sinks import SinkError, open_sink, queued
 from edge.sinks.spool import Spool
 
 
@@ -27,6 +27,14 @@ def _decision(frame: int, decision: str = "reject") -> Event:
 def test_event_json_round_trip() -> None:
     event = _decision(3)
     assert Event.from_json(event.to_json()) == event
+
+
+def test_event_json_is_the_json_of_its_dict() -> None:
+    note = status("sink_behind", "r", sink="x", counts={"delivered": 3}, where=Region(1, 2, 3, 4, 5), empty={})
+    for event in (_decision(3), Event(kind="decision", frame=1, decision="accept", score=0.1), note):
+        assert event.to_json() == json.dumps(event.to_dict(), separators=(",", ":"))
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        status("odd", "r", value=object()).to_json()
 
 
 def test_a_journal_line_with_one_region_reads_as_a_list_of_one() -> None:
@@ -130,6 +138,42 @@ def test_a_sink_whose_queue_overflows_says_so_and_counts_the_loss(tmp_path: Path
     finally:
         endpoint.close()
     assert sink.counters()["overflowed"] == sink.overflowed and len(endpoint.frames) == 10 - sink.overflowed
+
+
+def test_the_line_wakes_the_intake_thread_only_when_the_queue_fills(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queued, "INTAKE_INTERVAL_S", 30.0)   # no timer within the test
+    sink = open_sink(f"http://127.0.0.1:{free_port()}/hook?queue=8&close_timeout=0&spool={tmp_path / 'spool.sqlite'}")
+    batches: List[int] = []
+    add_many = sink.spool.add_many
+    sink.spool.add_many = lambda rows: (batches.append(len(rows)), add_many(rows))
+    sink.send(_decision(0))
+    time.sleep(0.3)
+    assert batches == [] and sink.pending() == 1           # one event waits for the timer, not spooled on its own
+    sink.send(_decision(1))                                 # a quarter of queue=8: the intake thread is woken
+    deadline = time.monotonic() + 5
+    while not batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert batches == [2]                                   # both in one transaction
+    sink.send(_decision(2))
+    sink.close()                                            # close spools what is queued, whatever the timer
+    assert batches == [2, 1]
+    assert [json.loads(p)["frame"] for _, _, p in Spool(tmp_path / "spool.sqlite").after(0, 10)] == [0, 1, 2]
+
+
+def test_an_event_json_cannot_hold_is_lost_for_its_sink_only_and_said(tmp_path: Path) -> None:
+    endpoint = Endpoint()
+    odd = _decision(1)
+    odd.detail = {"score_array": object()}
+    try:
+        sink = open_sink(f"{endpoint.url()}?spool={tmp_path / 'spool.sqlite'}")
+        for event in (_decision(0), odd, _decision(2)):
+            sink.send(event)                                # the line's thread writes no JSON: nothing raises here
+        sink.close()
+    finally:
+        endpoint.close()
+    assert endpoint.frames == [0, 2] and sink.overflowed == 1
+    assert "frame 1 cannot be written as JSON" in (sink.last_error or "") and "1 events lost" in (sink.behind() or "")
 
 
 def _serve(answer: Callable[[BaseHTTPRequestHandler], None]) -> ThreadingHTTPServer:
