@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -26,6 +27,11 @@ from edge.events import Event
 from edge.monitor.feed import EVENT_WITH_PIXELS, SYNC, Picture
 from edge.monitor.state import MonitorState
 from edge.sinks.base import FrameContext
+
+# How long the monitor's process rests between two reads of the line's events (what the page
+# shows is this much late at most), and the most it reads at once.
+TAKE_IN_PAUSE_S = 0.025
+READ_SIZE = 1 << 20
 
 class PixelClient:
     """The monitor's side of the requests: one at a time, each answered by the line's ``FeedServer``.
@@ -65,15 +71,26 @@ def _picture(event: Dict[str, Any], image: Any, outputs: Any) -> Picture:
     return Event.from_dict(event), FrameContext(image, outputs)
 
 
-def take_in(events: socket.socket, state: MonitorState) -> None:
-    """Note every event line until the line closes the socket; answer each sync mark once all before it are noted."""
-    with events.makefile("rb") as lines:
+def take_in(events: socket.socket, state: MonitorState, pause_s: float = TAKE_IN_PAUSE_S) -> None:
+    """Note every event line until the line closes the socket; answer each sync mark once all before it are noted.
+
+    Reads what has arrived, then rests ``pause_s``: the kernel holds the lines meanwhile, and the
+    monitor's process wakes a few dozen times a second instead of once per decision, so on a
+    small device it takes a core from the line that often and no more.
+    """
+    partial = b""
+    while True:
+        chunk = events.recv(READ_SIZE)
+        if not chunk:
+            return
+        *lines, partial = (partial + chunk).split(b"\n")
         for line in lines:
-            kind, body = line[:1], line[1:].rstrip(b"\n")
+            kind, body = line[:1], line[1:]
             if kind == SYNC:
                 events.sendall(body + b"\n")
             else:
                 state.note(Event.from_json(body.decode()), pixels=kind == EVENT_WITH_PIXELS)
+        time.sleep(pause_s)
 
 
 def serve(listen: socket.socket, events: socket.socket, requests: Connection, config: Dict[str, Any]) -> None:
