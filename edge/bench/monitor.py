@@ -32,7 +32,7 @@ class WatchingClient:
         self._process: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "WatchingClient":
-        from edge.monitor.process import python_env
+        from edge.children import python_env
 
         self._process = subprocess.Popen([sys.executable, "-m", "edge.bench.monitor", self.base_url],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=python_env())

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from edge.monitor.address import MonitorError, check_exposure, parse_address
 from edge.monitor.feed import FeedServer, MonitorFeed, MonitorGone, PixelKeeper
-from edge.monitor.process import python_env
+from edge.children import python_env
 from edge.monitor.server import bind, url
 from edge.sinks.base import Sink
 

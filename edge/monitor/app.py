@@ -151,10 +151,12 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
             yield "retry: 1000\n\n"
             while not closing.is_set():
                 items, end, skipped = state.events.since(position)
+                # One chunk per poll, not one per event: a fast line sends hundreds a second.
+                chunk = "".join(f"id: {seq}\ndata: {text}\n\n" for seq, text in enumerate(items, start=end - len(items) + 1))
                 if skipped:
-                    yield f": {skipped} events skipped: this client fell behind\n\n"
-                for seq, event in enumerate(items, start=end - len(items) + 1):
-                    yield f"id: {seq}\ndata: {event.to_json()}\n\n"
+                    chunk = f": {skipped} events skipped: this client fell behind\n\n" + chunk
+                if chunk:
+                    yield chunk
                 position = end
                 quiet = 0.0 if items else quiet + EVENTS_POLL_S
                 if quiet >= KEEPALIVE_S:  # keeps proxies from closing an idle stream

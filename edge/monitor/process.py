@@ -14,13 +14,11 @@ line, which ends the run and then the monitor, in that order.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from edge.events import Event
@@ -89,7 +87,8 @@ def take_in(events: socket.socket, state: MonitorState, pause_s: float = TAKE_IN
             if kind == SYNC:
                 events.sendall(body + b"\n")
             else:
-                state.note(Event.from_json(body.decode()), pixels=kind == EVENT_WITH_PIXELS)
+                text = body.decode()
+                state.note(Event.from_json(text), pixels=kind == EVENT_WITH_PIXELS, text=text)
         time.sleep(pause_s)
 
 
@@ -118,16 +117,6 @@ def serve(listen: socket.socket, events: socket.socket, requests: Connection, co
         closing.set()
         encoder.stop()
         server.stop()
-
-
-def python_env() -> Dict[str, str]:
-    """The environment for ``python -m edge...`` in a child: this process's, with this ``edge`` importable.
-
-    A run from a source tree (a benchmark that put the tree on ``sys.path``) must start the same
-    code in its children, not whatever ``edge`` the interpreter would find on its own.
-    """
-    package_root = str(Path(__file__).resolve().parents[2])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
 
 
 def main(argv: List[str]) -> int:

@@ -112,9 +112,12 @@ class MonitorState:
         self._stalled: Optional[str] = None
 
     # -- the feed's side: O(1) ----------------------------------------------------------------
-    def note(self, event: Event, pixels: bool = False) -> None:
-        """One event of the line, in order; ``pixels``: the line kept its frame (a decision that can be drawn)."""
-        self.events.append(event)
+    def note(self, event: Event, pixels: bool = False, text: Optional[str] = None) -> None:
+        """One event of the line, in order; ``pixels``: the line kept its frame (a decision that can be drawn).
+
+        The ring keeps the event's JSON (``text`` when the line sent it, so it is not made twice) for ``/events``.
+        """
+        self.events.append(text if text is not None else event.to_json())
         if event.kind == "status":
             self._note_status(event)
         elif event.kind == "decision":
