@@ -29,6 +29,7 @@ class WatchingClient:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.bytes: Dict[str, int] = {}
+        self.cpu_s = 0.0  # the client's CPU time, user and system, at the end of the watching
         self._process: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "WatchingClient":
@@ -40,6 +41,7 @@ class WatchingClient:
 
     def __exit__(self, *exc: Any) -> None:
         assert self._process is not None
+        self.cpu_s = cpu_seconds(self._process.pid)
         out, _ = self._process.communicate("", timeout=30)  # closing its stdin ends the watching
         self.bytes = json.loads(out.strip().splitlines()[-1])
 
@@ -77,6 +79,14 @@ class Watcher:
             self._stop.wait(STATE_POLL_S)
 
 
+def cpu_seconds(pid: Optional[int] = None) -> float:
+    """User and system CPU time of process ``pid`` (this one by default) so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def counted_by(base_url: str) -> int:
     """The decisions the monitor at ``base_url`` has counted, as its page reads them."""
     with urllib.request.urlopen(base_url + "api/state", timeout=10) as response:
@@ -89,9 +99,10 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
 
     ``run(rate_fps, monitored)`` is one stream run returning (summary, decision events); with a
     ``monitored`` dict it runs with the monitor and one ``WatchingClient`` and fills in ``counted``
-    (decisions the monitor counted) and ``client_bytes``.
+    (decisions the monitor counted), ``client_bytes`` and ``cpu_s`` (CPU seconds of the line's,
+    the monitor's and the client's process during the run; as cores busy, medians, in ``cores``).
     """
-    results: dict[str, dict[str, list]] = {name: {"fps": [], "p99_ms": [], "lost": [], "client_bytes": []}
+    results: dict[str, dict[str, list]] = {name: {"fps": [], "p99_ms": [], "lost": [], "client_bytes": [], "cores": []}
                                            for name in ("without", "with")}
     for index in range(rounds):
         for name in ("without", "with"):
@@ -103,6 +114,9 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
                 if monitored is not None:
                     lost += abs(monitored["counted"] - summary.frames)
                     results[name]["client_bytes"].append(monitored["client_bytes"])
+                    if rate is None:  # the unpaced run: what each process took of the cores while the line ran flat out
+                        results[name]["cores"].append({who: seconds / summary.elapsed_s
+                                                       for who, seconds in monitored["cpu_s"].items()})
                 results[name]["lost"].append(lost)
                 results[name]["fps" if rate is None else "p99_ms"].append(
                     summary.fps if rate is None else summary.latency_ms.get("p99"))
@@ -115,6 +129,8 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
         "fps_ratio": medians["with"]["fps"] / medians["without"]["fps"] if medians["without"]["fps"] else None,
         "p99_ratio": medians["with"]["p99_ms"] / medians["without"]["p99_ms"] if medians["without"]["p99_ms"] else None,
         "decisions_lost": sum(results["with"]["lost"]), "decisions_lost_without": sum(results["without"]["lost"]),
+        "cores": {who: statistics.median(run[who] for run in results["with"]["cores"])
+                  for who in (results["with"]["cores"][0] if results["with"]["cores"] else {})},
         "client_bytes": sum(results["with"]["client_bytes"]), "runs": results,
     }
 

@@ -180,7 +180,16 @@ def monitor_markdown(monitor: dict[str, Any] | None) -> list[str]:
             f"| with / without | {_num(monitor['fps_ratio'], 3)} (target >= 0.97) | {_num(monitor['p99_ratio'], 3)} "
             f"(target <= 1.10) |", "",
             f"Decisions lost with the monitor: {monitor['decisions_lost']} (target 0); without: "
-            f"{monitor['decisions_lost_without']}.", ""]
+            f"{monitor['decisions_lost_without']}.", "", *_cores_line(monitor.get("cores"))]
+
+
+def _cores_line(cores: dict[str, float] | None) -> list[str]:
+    """What each process took of the cores while the line ran unpaced with the monitor (medians)."""
+    if not cores:
+        return []
+    return ["Cores busy during the unpaced runs with the monitor (CPU seconds per second, medians): "
+            + ", ".join(f"{who} {_num(n, 2)}" for who, n in cores.items())
+            + " (the client's over its whole watch, a little longer than the run).", ""]
 
 
 def _save(fig: Any, path: Path) -> None:

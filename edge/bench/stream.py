@@ -81,16 +81,19 @@ def _run(bundle: Bundle, settings: Any, row: Any, rate_fps: float | None, monito
 def _run_watched(monitor: Any, pipeline: Any, bundle: Bundle, row: Any, threshold: float, sinks: list[Any],
                  monitored: dict) -> Any:
     """Run ``pipeline`` with ``monitor`` serving and one client watching it from start to end."""
-    from edge.bench.monitor import WatchingClient, counted_by
+    from edge.bench.monitor import WatchingClient, counted_by, cpu_seconds
 
     monitor.start({"model": bundle.folder.name, "backend": row.backend, "precision": row.precision}, threshold,
                   pipeline.queue_depth, sinks, localizes=bundle.spec.localizes)
     try:
         with WatchingClient(monitor.url()) as client:
+            line_cpu, monitor_cpu = cpu_seconds(), cpu_seconds(monitor.pid)
             summary = pipeline.run()
+            line_cpu, monitor_cpu = cpu_seconds() - line_cpu, cpu_seconds(monitor.pid) - monitor_cpu
         monitor.sync()
         monitored["counted"] = counted_by(monitor.url())
         monitored["client_bytes"] = sum(client.bytes.values())
+        monitored["cpu_s"] = {"line": line_cpu, "monitor": monitor_cpu, "client": client.cpu_s}
     finally:
         monitor.close()
     return summary

@@ -57,6 +57,11 @@ class Monitor:
         """What the pipeline sends every event to (put it in its sink list)."""
         return self.feed
 
+    @property
+    def pid(self) -> Optional[int]:
+        """The monitor's process, once started."""
+        return None if self._process is None else self._process.pid
+
     def url(self, with_token: bool = False) -> str:
         return url(self.host, self.port, self.token if with_token else None)
 
