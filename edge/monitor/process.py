@@ -31,6 +31,7 @@ from edge.sinks.base import FrameContext
 TAKE_IN_PAUSE_S = 0.025
 READ_SIZE = 1 << 20
 
+
 class PixelClient:
     """The monitor's side of the requests: one at a time, each answered by the line's ``FeedServer``.
 
