@@ -16,11 +16,13 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from typing import Any, Callable, Dict, Optional
 
 ROUNDS = 3
 STATE_POLL_S = 1.0
+READY_TIMEOUT_S = 15.0
 
 
 class WatchingClient:
@@ -33,16 +35,30 @@ class WatchingClient:
         self._process: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "WatchingClient":
-        from edge.children import python_env
+        import select
+
+        from edge.children import child_options
 
         self._process = subprocess.Popen([sys.executable, "-m", "edge.bench.monitor", self.base_url],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=python_env())
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **child_options())
+        # Watching starts once every stream has delivered its first bytes, so that a short run is watched too.
+        assert self._process.stdout is not None
+        if not select.select([self._process.stdout], [], [], READY_TIMEOUT_S)[0] or \
+                self._process.stdout.readline().strip() != "ready":
+            self._process.kill()
+            self._process.wait()
+            raise RuntimeError(f"the watching client did not connect to {self.base_url} within {READY_TIMEOUT_S:g} s")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         assert self._process is not None
         self.cpu_s = cpu_seconds(self._process.pid)
-        out, _ = self._process.communicate("", timeout=30)  # closing its stdin ends the watching
+        try:
+            out, _ = self._process.communicate("", timeout=30)  # closing its stdin ends the watching
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+            raise
         self.bytes = json.loads(out.strip().splitlines()[-1])
 
 
@@ -53,12 +69,17 @@ class Watcher:
         self.base_url = base_url
         self.bytes = {"stream.mjpg": 0, "events": 0, "api/state": 0}
         self._stop = threading.Event()
+        self._first = {path: threading.Event() for path in self.bytes}
         self._threads = [threading.Thread(target=self._pull, args=(path,), daemon=True) for path in ("stream.mjpg", "events")]
         self._threads.append(threading.Thread(target=self._poll, daemon=True))
 
     def watch_until_stdin_closes(self) -> None:
         for thread in self._threads:
             thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for first in self._first.values():
+            first.wait(max(0.0, deadline - time.monotonic()))
+        print("ready", flush=True)
         sys.stdin.read()
         self._stop.set()
         for thread in self._threads:
@@ -71,11 +92,13 @@ class Watcher:
                     self.bytes[path] += len(response.read1(65536))
                 except TimeoutError:
                     continue
+                self._first[path].set()
 
     def _poll(self) -> None:
         while not self._stop.is_set():
             with urllib.request.urlopen(self.base_url + "api/state", timeout=5) as response:
                 self.bytes["api/state"] += len(response.read())
+            self._first["api/state"].set()
             self._stop.wait(STATE_POLL_S)
 
 
@@ -99,7 +122,7 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
 
     ``run(rate_fps, monitored)`` is one stream run returning (summary, decision events); with a
     ``monitored`` dict it runs with the monitor and one ``WatchingClient`` and fills in ``counted``
-    (decisions the monitor counted), ``client_bytes`` and ``cpu_s`` (CPU seconds of the line's,
+    (decisions the monitor counted), ``client_bytes`` (by stream) and ``cpu_s`` (CPU seconds of the line's,
     the monitor's and the client's process during the run; as cores busy, medians, in ``cores``).
     """
     results: dict[str, dict[str, list]] = {name: {"fps": [], "p99_ms": [], "lost": [], "client_bytes": [], "cores": []}
@@ -131,7 +154,7 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
         "decisions_lost": sum(results["with"]["lost"]), "decisions_lost_without": sum(results["without"]["lost"]),
         "cores": {who: statistics.median(run[who] for run in results["with"]["cores"])
                   for who in (results["with"]["cores"][0] if results["with"]["cores"] else {})},
-        "client_bytes": sum(results["with"]["client_bytes"]), "runs": results,
+        "client_bytes": sum(sum(run.values()) for run in results["with"]["client_bytes"]), "runs": results,
     }
 
 

@@ -92,7 +92,7 @@ def _run_watched(monitor: Any, pipeline: Any, bundle: Bundle, row: Any, threshol
             line_cpu, monitor_cpu = cpu_seconds() - line_cpu, cpu_seconds(monitor.pid) - monitor_cpu
         monitor.sync()
         monitored["counted"] = counted_by(monitor.url())
-        monitored["client_bytes"] = sum(client.bytes.values())
+        monitored["client_bytes"] = dict(client.bytes)
         monitored["cpu_s"] = {"line": line_cpu, "monitor": monitor_cpu, "client": client.cpu_s}
     finally:
         monitor.close()

@@ -165,7 +165,7 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
         summary = pipeline.run()
     except BaseException:
         if monitor is not None:
-            monitor.close()
+            monitor.close(wait_s=0)  # stopping now: the page is not worth a wait
         raise
     finally:
         for sig, handler in previous.items():

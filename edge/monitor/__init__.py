@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from edge.monitor.address import MonitorError, check_exposure, parse_address
 from edge.monitor.feed import FeedServer, MonitorFeed, MonitorGone, PixelKeeper
-from edge.children import python_env
+from edge.children import child_options
 from edge.monitor.server import bind, url
 from edge.sinks.base import Sink
 
@@ -85,8 +85,16 @@ class Monitor:
 
         ours, theirs = socket.socketpair()
         fds = (self._socket.fileno(), self._their_events.fileno(), theirs.fileno())
-        self._process = subprocess.Popen([sys.executable, "-m", "edge.monitor.process", *map(str, fds)],
-                                         pass_fds=fds, stdin=subprocess.DEVNULL, env=python_env(), start_new_session=True)
+        try:
+            # Its own session: a Ctrl-C at the terminal reaches the line, which ends the monitor after the run.
+            self._process = subprocess.Popen([sys.executable, "-m", "edge.monitor.process", *map(str, fds)],
+                                             pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             start_new_session=True, **child_options())
+        except OSError as exc:
+            ours.close()
+            theirs.close()
+            self.close()
+            raise MonitorError(f"cannot start the monitor's process ({exc.strerror or exc})") from exc
         for inherited in (self._socket, self._their_events, theirs):
             inherited.close()  # the monitor's process holds them now
         requests = Connection(ours.detach())
@@ -97,7 +105,7 @@ class Monitor:
             self._server.start()
             self.feed.sync(SPAWN_TIMEOUT_S)  # answered once the server is up
         except (OSError, MonitorGone) as exc:
-            self.close()
+            self.close(wait_s=0)
             raise MonitorError(f"the monitor's web server did not start ({exc}); see the messages above") from exc
 
     def sync(self, timeout_s: float = 10.0) -> None:
@@ -107,17 +115,20 @@ class Monitor:
         except MonitorGone as exc:
             raise MonitorError(str(exc)) from exc
 
-    def close(self) -> None:
-        """Stop serving: the monitor's process takes in what is pending, then ends. The run's sinks are closed by the run."""
-        self.feed.finish(STOP_TIMEOUT_S / 2)
+    def close(self, wait_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop serving: the monitor's process takes in what is pending (up to ``wait_s``), then ends.
+
+        ``wait_s=0`` (a run stopped at once) ends it without waiting. The run's sinks are closed by the run.
+        """
+        self.feed.finish(wait_s / 2)
         if self._process is not None:
             try:
-                self._process.wait(STOP_TIMEOUT_S)
+                self._process.wait(wait_s)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
         if self._server is not None:
-            self._server.join(STOP_TIMEOUT_S)
+            self._server.stop(STOP_TIMEOUT_S)
         for own in (self._events, self._their_events, self._socket):
             own.close()
 

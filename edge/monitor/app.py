@@ -172,7 +172,8 @@ def create_app(state: MonitorState, encoder: FrameEncoder, registry: CollectorRe
         return JSONResponse({"ok": health.ok, "reason": health.reason}, status_code=200 if health.ok else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # Off the event loop: a scrape asks the line's process for its gauges, and a busy line must not stall the page.
+        return Response(await run_in_threadpool(generate_latest, registry), media_type=CONTENT_TYPE_LATEST)
 
     app: ASGIApp = Starlette(routes=[
         Route("/", page),

@@ -101,9 +101,10 @@ class MonitorFeed(Sink):
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._pending = bytearray()
+        self._written = 0  # bytes the socket has taken since the start: where each sync mark ends
         self._syncs = 0
-        self.sent = 0
-        self.dropped = 0
+        self.sent = 0      # events the monitor's process has been given (or will be: they are in the socket's way)
+        self.dropped = 0   # events it was not given: buffer full, or the process gone
         self.gone: Optional[str] = None  # why the monitor's process stopped taking events
         self._reported = (0, None)
 
@@ -113,10 +114,9 @@ class MonitorFeed(Sink):
 
     def _write(self, line: bytes) -> None:
         with self._lock:
-            if self.gone is not None:
-                self.dropped += 1
-                return
-            if len(self._pending) + len(line) > BACKLOG_LIMIT:
+            if self._pending and self.gone is None:
+                self._push()  # make room first: the monitor may have caught up, or be gone (which this finds out)
+            if self.gone is not None or len(self._pending) + len(line) > BACKLOG_LIMIT:
                 self.dropped += 1
                 return
             self._pending += line
@@ -131,33 +131,45 @@ class MonitorFeed(Sink):
             return
         except OSError as exc:
             self.gone = f"the monitor's process stopped taking events ({exc.strerror or exc})"
+            # The events still pending will never be read: they were dropped, not sent.
+            lost = sum(1 for line in self._pending.split(b"\n") if line[:1] in (EVENT, EVENT_WITH_PIXELS))
+            self.sent, self.dropped = self.sent - lost, self.dropped + lost
             self._pending.clear()
             return
         del self._pending[:taken]
+        self._written += taken
+
+    def _flush_to(self, end: int, deadline: float) -> None:
+        """Wait until the socket has taken the first ``end`` bytes ever written, holding the lock only to write.
+
+        The line keeps sending meanwhile; only what came before ``end`` is waited for.
+        """
+        while True:
+            with self._lock:
+                if self.gone is not None:
+                    raise MonitorGone(self.gone)
+                self._push()
+                if self._written >= end:
+                    return
+            self._wait(deadline, write=True)
 
     def sync(self, timeout_s: float) -> None:
-        """Return once the monitor's process has taken in every event sent so far (for a reader of its answers).
-
-        The line keeps sending meanwhile: the send lock is held only to write, never to wait.
-        """
+        """Return once the monitor's process has taken in every event sent so far (for a reader of its answers)."""
         deadline = time.monotonic() + timeout_s
         with self._sync_lock:
             with self._lock:
                 self._syncs += 1
                 mark = str(self._syncs).encode()
                 self._pending += SYNC + mark + b"\n"
-            while True:
-                with self._lock:
-                    if self.gone is not None:
-                        raise MonitorGone(self.gone)
-                    self._push()
-                    if not self._pending:
-                        break
-                self._wait(deadline, write=True)
+                end = self._written + len(self._pending)
+            self._flush_to(end, deadline)
             answered = b""
             while mark not in answered.split(b"\n"):
                 self._wait(deadline, write=False)
-                chunk = self._sock.recv(4096)
+                try:
+                    chunk = self._sock.recv(4096)
+                except OSError as exc:
+                    raise MonitorGone(f"the monitor's process has stopped ({exc.strerror or exc})") from exc
                 if not chunk:
                     raise MonitorGone("the monitor's process has stopped")
                 answered += chunk
@@ -170,14 +182,14 @@ class MonitorFeed(Sink):
 
     def finish(self, timeout_s: float) -> None:
         """Write what is pending (up to ``timeout_s``) and tell the monitor's process the line is over."""
-        deadline = time.monotonic() + timeout_s
         with self._lock:
-            try:
-                while self._pending and self.gone is None:
-                    self._wait(deadline, write=True)
-                    self._push()
-            except MonitorGone as exc:
+            end = self._written + len(self._pending)
+        try:
+            self._flush_to(end, time.monotonic() + timeout_s)
+        except MonitorGone as exc:
+            if timeout_s > 0 and self.gone is None:
                 print(f"gainctl run: monitor: {exc}; the page may miss the last events", file=sys.stderr)
+        with self._lock:
             try:
                 self._sock.shutdown(socket.SHUT_WR)
             except OSError:
@@ -203,7 +215,9 @@ class MonitorFeed(Sink):
 class FeedServer:
     """Answers the monitor process's requests (a picture's pixels, the gauges) on a thread of the line's process.
 
-    A request costs the line one pickled frame at most, at the rate a viewer asks for them.
+    A request is ``(number, kind, *args)`` and its answer ``(number, reply)``, so an asker that gave
+    up waiting can tell a late answer from the one it waits for. A request costs the line one
+    pickled frame at most, at the rate a viewer asks for them.
     """
 
     def __init__(self, conn: Connection, keeper: PixelKeeper, gauges: Callable[[], Dict[str, Any]]) -> None:
@@ -213,24 +227,28 @@ class FeedServer:
     def start(self) -> None:
         self._thread.start()
 
-    def join(self, timeout_s: float) -> None:
+    def stop(self, timeout_s: float) -> None:
+        """Wait for the thread (it ends when the monitor's process has), then close the connection."""
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        self.conn.close()
 
     def _serve(self) -> None:
         while True:
             try:
-                kind, *args = self.conn.recv()
+                number, kind, *args = self.conn.recv()
             except (EOFError, OSError):  # the monitor's process has ended
                 return
             try:
-                reply = self._answer(kind, args)
+                reply = (number, self._answer(kind, args))
             except Exception as exc:  # a gauge that fails must not end the monitor's access to pictures
-                reply = ("error", repr(exc))
+                reply = (number, ("error", repr(exc)))
             try:
                 self.conn.send(reply)
-            except OSError:
+            except OSError:  # the monitor's process has ended
                 return
+            except Exception as exc:  # an answer that cannot be pickled: say so rather than leave the asker waiting
+                self.conn.send((number, ("error", repr(exc))))
 
     def _answer(self, kind: str, args: List[Any]) -> Any:
         if kind == "latest":

@@ -30,23 +30,35 @@ from edge.sinks.base import FrameContext
 # shows is this much late at most), and the most it reads at once.
 TAKE_IN_PAUSE_S = 0.025
 READ_SIZE = 1 << 20
+# How long a request for pixels or gauges waits for the line: a scrape of a stopped line answers without them.
+ANSWER_TIMEOUT_S = 2.0
 
 
 class PixelClient:
     """The monitor's side of the requests: one at a time, each answered by the line's ``FeedServer``.
 
-    Once the line's process has gone every answer is "nothing": the page keeps what it has.
+    An answer that takes longer than ``timeout_s`` (a line busy or stopped) counts as none, and is
+    recognised by its number and skipped when it comes late. Once the line's process has gone every
+    answer is none: the page keeps what it has.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: Connection, timeout_s: float = ANSWER_TIMEOUT_S) -> None:
+        self._conn, self.timeout_s = conn, timeout_s
         self._lock = threading.Lock()
+        self._asked = 0
 
     def _ask(self, *request: Any) -> Any:
         with self._lock:
+            self._asked += 1
+            deadline = time.monotonic() + self.timeout_s
             try:
-                self._conn.send(request)
-                reply = self._conn.recv()
+                self._conn.send((self._asked, *request))
+                while True:
+                    if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                        return None
+                    number, reply = self._conn.recv()
+                    if number == self._asked:
+                        break
             except (EOFError, OSError):
                 return None
         if isinstance(reply, tuple) and reply and reply[0] == "error":

@@ -171,7 +171,7 @@ def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tm
     # Without and with the --serve monitor and one watching client (its own process): nothing lost, the client was fed.
     monitor = stream["monitor"]
     assert monitor["decisions_lost"] == 0 and monitor["decisions_lost_without"] == 0
-    assert all(n > 0 for n in monitor["runs"]["with"]["client_bytes"])
+    assert all(run[path] > 0 for run in monitor["runs"]["with"]["client_bytes"] for path in ("stream.mjpg", "events", "api/state"))
     assert monitor["fps_ratio"] == pytest.approx(monitor["with"]["fps"] / monitor["without"]["fps"])
     assert stream["status"] == "ok" and stream["backend"] == "onnxruntime"
     # every-frame mode on a file: one decision per frame, none lost; every third frame is defective.
