@@ -28,7 +28,7 @@ from edge.sinks.base import FrameContext
 
 # How long the monitor's process rests between two reads of the line's events (what the page
 # shows is this much late at most), and the most it reads at once.
-TAKE_IN_PAUSE_S = 0.025
+TAKE_IN_PAUSE_S = 0.1
 READ_SIZE = 1 << 20
 # How long a request for pixels or gauges waits for the line: a scrape of a stopped line answers without them.
 ANSWER_TIMEOUT_S = 2.0
