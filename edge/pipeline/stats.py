@@ -55,6 +55,12 @@ class LatencySample:
 
 @dataclass
 class Summary:
+    """What a run did, as the console's last line, the ``summary`` status event and ``bench --stream`` report it.
+
+    ``frames`` counts decisions (accepts, rejects and faults, one per frame slot); ``dropped`` the
+    frames ``latest`` mode replaced before their turn, which are owed none.
+    """
+
     frames: int = 0
     accepts: int = 0
     rejects: int = 0
