@@ -355,7 +355,7 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
               f"recall @ prec {TARGET_PRECISION}", "CAM-IoU", "PointGame", "Energy-In", "attn-IoU", "attn-PG",
               "loc thr", "loc IoU", "loc Dice", "minutes")
     text = "\n".join([
-        "# Quality on Magnetic Tile: S1, S5, S6 at one CPU budget",
+        f"# Quality on Magnetic Tile: {', '.join(results)} at one CPU budget",
         "",
         f"Produced by `benchmarks/quality.py`: {sum(minutes.values()):.0f} minutes of training and evaluation "
         f"({', '.join(f'{k} {v:.1f}' for k, v in minutes.items())} min, from each run's first file to its "
