@@ -12,11 +12,12 @@ full), and a client that falls behind ``/events`` skips the oldest events, told 
     /rejects/N/overlay.jpg | frame.jpg | thumb.jpg   one reject of the gallery: frame N of the one
                     source, or with ?station=NAME of that station (each station counts its frames from 0);
                     drawn at the first request, 404 once the reject is out of the last 20
-
-Drawing runs in the thread pool, never on the event loop, so one picture does not hold up the streams.
     /events         server-sent events, each the journal's JSON of one event
     /healthz        200 while frames flow, 503 and the reason otherwise (no token needed)
     /metrics        Prometheus text format
+
+Drawing and scrapes run in the thread pool, never on the event loop, so one picture or a line slow
+to answer does not hold up the streams.
 """
 
 from __future__ import annotations
