@@ -90,10 +90,14 @@ class Health:
 
 
 class MonitorState:
-    """The line as the monitor's process sees it; ``note`` counts and keeps references, nothing else."""
+    """The line as the monitor's process sees it; ``note`` counts and keeps references, nothing else.
+
+    Times are seconds since the epoch, as events carry them: the line's process and the monitor's
+    read the same clock, so an event's own time stamp and ``clock()`` compare directly.
+    """
 
     def __init__(self, *, stall_s: float = STALL_S, window_s: float = WINDOW_S, rejects: int = REJECTS_SHOWN,
-                 ring: int = EVENT_RING, clock: Callable[[], float] = time.monotonic) -> None:
+                 ring: int = EVENT_RING, clock: Callable[[], float] = time.time) -> None:
         self.stall_s, self.window_s, self._clock = stall_s, window_s, clock
         self.events = EventRing(ring)
         self._lock = threading.Lock()
@@ -124,7 +128,7 @@ class MonitorState:
             self._note_decision(event, pixels)
 
     def _note_decision(self, event: Event, pixels: bool) -> None:
-        now = self._clock()
+        now = self._when(event)
         decision = event.decision or FAULT
         latency_s = None if decision == FAULT or event.latency_ms is None else event.latency_ms / 1000.0
         with self._lock:
@@ -150,8 +154,16 @@ class MonitorState:
                 if decision == REJECT:
                     self._rejects.append(event)
 
+    def _when(self, event: Event) -> float:
+        """When the line made ``event``: its own time stamp, not when it reached this process.
+
+        The monitor takes events in batches (edge/monitor/process.py), so arrival times bunch up: a
+        window measured by them reads a batch of decisions as made in the same instant.
+        """
+        return event.ts_decision if event.ts_decision is not None else self._clock()
+
     def _note_status(self, event: Event) -> None:
-        now = self._clock()
+        now = self._when(event)
         with self._lock:
             if event.reason in SOURCE_DOWN:
                 self._source_down[event.station] = (event.reason, now)

@@ -90,14 +90,28 @@ def test_health_follows_the_flow_of_frames_and_the_status_events() -> None:
 def test_one_station_s_camera_coming_back_does_not_clear_another_s_loss() -> None:
     from dataclasses import replace
 
+    # Status events carry the line's time stamp, here the test's clock.
     clock = Clock()
     state = MonitorState(clock=clock, stall_s=5.0)
     state.note(decision(0, "accept"))
-    state.note(replace(status("source_lost", source="camera 0", frame=1), station="top"))
+    state.note(replace(status("source_lost", source="camera 0", frame=1), station="top", ts_decision=clock.now))
     clock.now += 1.0
-    state.note(replace(status("source_lost", source="camera 1", frame=1), station="side"))
-    state.note(replace(status("source_reconnected", source="camera 1", outage_s=0.5), station="side"))
+    state.note(replace(status("source_lost", source="camera 1", frame=1), station="side", ts_decision=clock.now))
+    state.note(replace(status("source_reconnected", source="camera 1", outage_s=0.5), station="side", ts_decision=clock.now))
     state.note(decision(2, "accept"))
     assert not state.health().ok and state.health().reason == "station top's source lost 1.0 s ago"
-    state.note(replace(status("source_reconnected", source="camera 0", outage_s=1.0), station="top"))
+    state.note(replace(status("source_reconnected", source="camera 0", outage_s=1.0), station="top", ts_decision=clock.now))
     assert state.health().ok
+
+
+def test_the_window_times_decisions_when_the_line_made_them_not_when_they_arrived() -> None:
+    # The monitor takes events in batches: 100 decisions made over 2 s and noted in one instant are 50/s.
+    from dataclasses import replace
+
+    clock = Clock()
+    state = MonitorState(clock=clock)
+    for i in range(100):
+        state.note(replace(decision(i, "accept"), ts_decision=clock.now - 2.0 + i * 0.02))
+    window = state.window()
+    assert window["decisions"] == 100 and window["fps"] == pytest.approx(50.0, rel=0.05)
+    assert state.health().ok  # the last one was made 0.02 s ago
