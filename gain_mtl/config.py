@@ -53,8 +53,10 @@ class AugmentConfig:
     # What a line camera adds (gain_mtl/data/transforms.py), moderate so that faint defects survive:
     # JPEG re-compression at a quality drawn from [jpeg_quality_min, 95], defocus or motion blur of
     # up to blur_sigma pixels, exposure drift (brightness and contrast within +-exposure_range), a
-    # gamma drawn from [1 - gamma_range, 1 + gamma_range], and the part a little off and zoomed (a
-    # crop of at least crop_scale_min of the area, resized back).
+    # gamma drawn from [1 - gamma_range, 1 + gamma_range], the part zoomed (a crop of at least
+    # crop_scale_min of the area, resized back) and the part a few pixels off (moved by up to
+    # translate_max of the side, the uncovered edge repeating the frame's border as the export's
+    # shift perturbation does: a model that never saw such a band takes it for a defect).
     exposure: float = 0.5
     exposure_range: float = 0.2
     jpeg: float = 0.5
@@ -65,6 +67,8 @@ class AugmentConfig:
     gamma_range: float = 0.25
     shift: float = 0.3
     crop_scale_min: float = 0.85
+    translate: float = 0.3
+    translate_max: float = 0.04
 
     def __post_init__(self) -> None:
         if not 1 <= self.jpeg_quality_min <= 95:
@@ -75,6 +79,8 @@ class AugmentConfig:
             raise ConfigError(f"config key 'augment.exposure_range' must be in [0, 1), got {self.exposure_range}")
         if not 0.0 <= self.gamma_range < 1.0:
             raise ConfigError(f"config key 'augment.gamma_range' must be in [0, 1), got {self.gamma_range}")
+        if not 0.0 <= self.translate_max < 0.5:
+            raise ConfigError(f"config key 'augment.translate_max' must be in [0, 0.5), got {self.translate_max}")
         if self.blur_sigma <= 0:
             raise ConfigError(f"config key 'augment.blur_sigma' must be positive, got {self.blur_sigma}")
 

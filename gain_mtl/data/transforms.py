@@ -148,15 +148,21 @@ def _to_normalised_float(normalization: Normalization) -> list[v2.Transform]:
 def build_train_transform(aug: AugmentConfig | None = None, normalization: Normalization = IMAGENET,
                           size: int | None = None) -> v2.Compose:
     """The design's augmentation (hflip, vflip, rot90, colour jitter, Gaussian noise) and the
-    camera's (shift and zoom, blur, exposure, gamma, JPEG), each with the config's probability.
+    camera's (shift and zoom, translation, blur, exposure, gamma, JPEG), each with the config's
+    probability.
 
-    ``size`` is the model's input side, which the shift-and-zoom crop is resized back to; without
-    it that step is left out.
+    ``size`` is the model's input side, which the shift-and-zoom crop is resized back to and the
+    translation keeps; without it those steps are left out.
     """
     aug = aug or AugmentConfig()
     to_float, normalise = _to_normalised_float(normalization)
     shift = ([v2.RandomApply([v2.RandomResizedCrop(size, scale=(aug.crop_scale_min, 1.0), ratio=(0.95, 1.05))],
-                             p=aug.shift)] if size else [])
+                             p=aug.shift),
+              # Pad by the largest offset, repeating the edge, and crop back at a random place: the
+              # part moves by up to that many pixels each way and the uncovered band repeats the
+              # border, as on a camera whose part sits off (and as the export's shift-2% measures).
+              v2.RandomApply([v2.RandomCrop(size, padding=round(aug.translate_max * size), padding_mode="edge")],
+                             p=aug.translate)] if size else [])
     return v2.Compose([
         v2.RandomHorizontalFlip(p=aug.hflip),
         v2.RandomVerticalFlip(p=aug.vflip),

@@ -51,7 +51,8 @@ def test_mask_stays_on_the_defect_through_augmentation(tmp_path):
                     mask=write_image(tmp_path / "m.png", mask))
     # Blur and JPEG smear a square of a few pixels by design; their masks are tested on their own.
     aug = AugmentConfig(hflip=0.5, vflip=0.5, rot90=0.5, color_jitter=0.0, gaussian_noise=1.0,
-                        jpeg=0.0, blur=0.0, gamma=0.0, exposure=0.0, shift=0.0)
+                        jpeg=0.0, blur=0.0, gamma=0.0, exposure=0.0, shift=0.0,
+                        translate=0.0)
     dataset = DefectDataset([sample], image_size=16, transform=build_train_transform(aug))
     for seed in range(12):
         torch.manual_seed(seed)

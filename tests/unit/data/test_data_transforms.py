@@ -13,7 +13,7 @@ from gain_mtl.config import AugmentConfig
 from gain_mtl.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_eval_transform, build_train_transform
 
 S = 12
-CAMERA_OFF = dict(jpeg=0.0, blur=0.0, gamma=0.0, shift=0.0, exposure=0.0)
+CAMERA_OFF = dict(jpeg=0.0, blur=0.0, gamma=0.0, shift=0.0, translate=0.0, exposure=0.0)
 GEOMETRY_ONLY = dict(color_jitter=0.0, gaussian_noise=0.0, **CAMERA_OFF)
 
 
@@ -173,8 +173,33 @@ def test_the_camera_shift_moves_the_mask_with_its_image():
     assert moved >= 8
 
 
+def test_the_camera_translation_repeats_the_border_and_moves_the_mask():
+    """A part a few pixels off: the image and its mask move by the same whole-pixel offset, no
+    further than translate_max of the side, and the uncovered band repeats the frame's border (what
+    the export's shift perturbation sends), never a black edge the model could take for a defect."""
+    probs = {"hflip": 0.0, "vflip": 0.0, "rot90": 0.0, **GEOMETRY_ONLY, "translate": 1.0, "translate_max": 0.125}
+    transform = build_train_transform(AugmentConfig(**probs), normalization=((0.0,) * 3, (1.0,) * 3), size=32)
+    rows = np.repeat(np.linspace(40, 240, 32).astype(np.uint8)[:, None], 32, axis=1)  # brighter downwards
+    image = tv_tensors.Image(torch.from_numpy(np.repeat(rows[None], 3, axis=0)))
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:20, 12:22] = 1
+    offsets = set()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        out_image, out_mask = _apply(transform, image, mask)
+        out = np.rint(out_image[0].numpy() * 255).astype(np.uint8)
+        dy = int(np.argmax(out_mask.any(axis=1))) - 10
+        dx = int(np.argmax(out_mask.any(axis=0))) - 12
+        assert max(abs(dy), abs(dx)) <= 4 and out_mask.sum() == mask.sum()
+        expected = rows[np.clip(np.arange(32) - dy, 0, 31)]  # moved rows; the band repeats row 0 or 31
+        assert np.array_equal(out, expected)
+        offsets.add((dy, dx))
+    assert len(offsets) >= 10
+
+
 @pytest.mark.parametrize("key, value, match", [
     ("jpeg_quality_min", 0, "augment.jpeg_quality_min"),
+    ("translate_max", 0.5, "augment.translate_max"),
     ("crop_scale_min", 1.5, "augment.crop_scale_min"),
     ("gamma_range", 1.0, "augment.gamma_range"),
     ("exposure_range", -0.1, "augment.exposure_range"),
