@@ -5,7 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: setup test demo bench bench-train quality lint clean services
+.PHONY: setup test demo bench bench-train quality lint clean services disk-check
+# A new environment takes about 7 GB, most of it PyTorch's wheel with its CUDA libraries. A full
+# disk would stop pip half-way with a bare OSError; say so before starting.
+SETUP_NEEDS_GB := 7
 
 setup: $(STAMP)
 
@@ -13,6 +16,7 @@ setup: $(STAMP)
 # chromium (for the monitor's browser test) come from apt where this runs as root; elsewhere
 # those tests skip and say why.
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(MAKE) --no-print-directory disk-check
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
@@ -31,6 +35,13 @@ define apt_package
 	  echo "$(1): not installed and apt-get unavailable (or not root); $(3) will skip"; \
 	fi
 endef
+
+disk-check:
+	@free=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); \
+	if [ "$$free" -lt $(SETUP_NEEDS_GB) ]; then \
+	  echo "make setup: $$free GB free on the disk that holds $$(pwd); the environment ($(VENV)) needs about $(SETUP_NEEDS_GB) GB. Free some space and run make setup again." >&2; \
+	  exit 1; \
+	fi
 
 services:
 	$(call apt_package,mosquitto,/usr/sbin/mosquitto,MQTT tests)
