@@ -24,7 +24,8 @@ from gain_mtl.train.history import read_history
 pytestmark = pytest.mark.slow
 SETTINGS = ["--config", "tiny", "--strategy", "S1", "--epochs", "2",
             "augment.hflip=0", "augment.vflip=0", "augment.rot90=0", "augment.color_jitter=0",
-            "augment.gaussian_noise=0", "model.dropout=0.0"]
+            "augment.gaussian_noise=0", "augment.exposure=0", "augment.jpeg=0", "augment.blur=0",
+            "augment.gamma=0", "augment.shift=0", "augment.translate=0", "model.dropout=0.0"]
 
 
 @pytest.fixture(scope="module")
