@@ -248,7 +248,10 @@ class FeedServer:
             except OSError:  # the monitor's process has ended
                 return
             except Exception as exc:  # an answer that cannot be pickled: say so rather than leave the asker waiting
-                self.conn.send((number, ("error", repr(exc))))
+                try:
+                    self.conn.send((number, ("error", repr(exc))))
+                except OSError:
+                    return
 
     def _answer(self, kind: str, args: List[Any]) -> Any:
         if kind == "latest":
