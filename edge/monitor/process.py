@@ -14,11 +14,13 @@ line, which ends the run and then the monitor, in that order.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 import threading
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from edge.events import Event
@@ -32,6 +34,35 @@ TAKE_IN_PAUSE_S = 0.1
 READ_SIZE = 1 << 20
 # How long a request for pixels or gauges waits for the line: a scrape of a stopped line answers without them.
 ANSWER_TIMEOUT_S = 2.0
+# Where Linux's idle scheduling class is missing, the monitor runs at the lowest nice value instead.
+MONITOR_NICE = 19
+
+
+def step_aside() -> None:
+    """Put every thread of this process below the line: Linux's idle scheduling class, else the
+    lowest priority (nice 19); where neither is allowed, the monitor runs at the line's priority.
+
+    The monitor gets the time the inspection leaves idle and nothing else. A line thread that wakes
+    (a frame captured, an inference done) takes the core from an idle-class thread at once; from a
+    nice-19 one only once that thread's time slice ends, which can be milliseconds on a hand-over
+    (docs/design-choices.md #37). Linux keeps the class per thread: those the imports started
+    (numpy's BLAS workers) are moved one by one, and threads started later inherit it.
+    """
+    tasks = Path("/proc/self/task")
+    threads = [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]
+    if hasattr(os, "SCHED_IDLE"):
+        try:
+            for thread in threads:
+                os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:
+            pass
+    if hasattr(os, "setpriority"):
+        try:
+            for thread in threads:
+                os.setpriority(os.PRIO_PROCESS, thread, MONITOR_NICE)
+        except OSError:
+            pass
 
 
 class PixelClient:
@@ -135,6 +166,7 @@ def serve(listen: socket.socket, events: socket.socket, requests: Connection, co
 def main(argv: List[str]) -> int:
     # A browser that closes the page mid-stream is routine, not worth a console line of the line's run.
     logging.getLogger("asyncio").setLevel(logging.ERROR)
+    step_aside()
     listen_fd, events_fd, requests_fd = (int(arg) for arg in argv)
     requests = Connection(requests_fd)
     try:

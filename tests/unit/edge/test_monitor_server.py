@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -246,6 +248,16 @@ def test_pictures_are_drawn_only_when_asked_and_kept_while_shown() -> None:
         response.close()
     finally:
         monitor.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="the idle scheduling class is Linux's")
+def test_every_thread_of_the_monitor_runs_in_the_idle_class(monitor: Monitor) -> None:
+    # Served and asked for a frame, so the web server's and the encoder's threads exist.
+    assert get(monitor, "/healthz")[0] in (200, 503)
+    threads = [int(t.name) for t in Path(f"/proc/{monitor.pid}/task").iterdir()]
+    assert len(threads) > 1
+    assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the line's own class is left alone
 
 
 def test_a_monitor_that_has_died_costs_the_line_nothing() -> None:
