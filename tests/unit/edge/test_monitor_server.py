@@ -252,7 +252,7 @@ def test_pictures_are_drawn_only_when_asked_and_kept_while_shown() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="the idle scheduling class is Linux's")
 def test_every_thread_of_the_monitor_runs_in_the_idle_class(monitor: Monitor) -> None:
-    # Served and asked for a frame, so the web server's and the encoder's threads exist.
+    # Served a request first, so the web server's threads exist.
     assert get(monitor, "/healthz")[0] in (200, 503)
     threads = [int(t.name) for t in Path(f"/proc/{monitor.pid}/task").iterdir()]
     assert len(threads) > 1
