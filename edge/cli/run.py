@@ -63,11 +63,14 @@ from edge.cli.line_file import StationEntry, read_line_file
               help="Secret the monitor asks of every request but /healthz; required to serve beyond localhost.")
 @click.option("--serve-linger", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
               help="Keep the monitor up this long after the source ends (Ctrl-C ends it sooner).")
+@click.option("--serve-fps", type=click.FloatRange(min=0, min_open=True), default=None, metavar="FPS",
+              help="Frames a second of the monitor's live view while someone watches (default 5). Each one "
+                   "drawn costs the line's tail on a device without a core to spare: lower it there.")
 def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_file: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float,
-        threshold_override: Optional[float], trust_key: Optional[str]) -> None:
+        serve_fps: Optional[float], threshold_override: Optional[float], trust_key: Optional[str]) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
     from edge.backends import BackendError, select
     from edge.bundle import BundleError
@@ -79,6 +82,8 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
 
     if deadline_ms is not None and deadline_ms <= 0:
         raise InputError(f"--deadline-ms must be positive, got {deadline_ms}")
+    if serve_fps is not None and serve is None:
+        raise InputError("--serve-fps sets the rate of the monitor's live view: give --serve too")
     if line_file is not None and (cameras or sources):
         raise InputError("give either --line FILE or --camera/--source, not both")
     if line_file is None and not cameras and not sources:
@@ -92,7 +97,7 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
         if serve is not None:
             from edge.monitor import Monitor
 
-            monitor = Monitor(serve, serve_token)  # the address and the token rule, checked before anything opens
+            monitor = Monitor(serve, serve_token, live_fps=serve_fps)  # the address and the token rule, checked before anything opens
         bundle = open_bundle(model, trust_key)
         selection = select(bundle, backend, precision)
         check_mirror(bundle, selection.artifact, selection.backend.artifact_format, threshold_given=threshold_override is not None)

@@ -60,6 +60,26 @@ def test_the_token_comes_from_the_environment() -> None:
     assert result.exit_code == 2 and "token" not in result.output and "no-such-bundle" in result.output
 
 
+def test_the_live_view_rate_is_checked_and_reaches_the_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
+    import edge.monitor
+
+    result = run_cli("--serve", "127.0.0.1:0", "--serve-fps", "0")
+    assert result.exit_code == 2 and "--serve-fps" in result.output and "x>0" in result.output
+    result = run_cli("--serve-fps", "2")
+    assert result.exit_code == 2 and "give --serve too" in result.output
+    made: list = []
+
+    class Recorded(edge.monitor.Monitor):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self.live_fps)
+
+    monkeypatch.setattr(edge.monitor, "Monitor", Recorded)
+    result = run_cli("--serve", "127.0.0.1:0", "--serve-fps", "1.5")
+    assert result.exit_code == 2 and "no-such-bundle" in result.output  # refused later, at the bundle
+    assert made == [1.5]
+
+
 def test_a_port_in_use_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
