@@ -6,6 +6,7 @@ the ``edge`` extra alone.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -19,6 +20,10 @@ from edge.backends import BACKEND_NAMES
 from edge.bundle import PRECISIONS
 from edge.cli.errors import InputError
 from edge.cli.line_file import StationEntry, read_line_file
+
+# The monitor's live view is a glance at the line, not a video: --serve-fps may lower its default 5
+# frames a second or raise it this far.
+MAX_LIVE_FPS = 30.0
 
 
 @click.command("run")
@@ -63,27 +68,29 @@ from edge.cli.line_file import StationEntry, read_line_file
               help="Secret the monitor asks of every request but /healthz; required to serve beyond localhost.")
 @click.option("--serve-linger", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
               help="Keep the monitor up this long after the source ends (Ctrl-C ends it sooner).")
-@click.option("--serve-fps", type=click.FloatRange(min=0, min_open=True), default=None, metavar="FPS",
-              help="Frames a second of the monitor's live view while someone watches (default 5). Each one "
-                   "drawn costs the line's tail on a device without a core to spare: lower it there.")
+@click.option("--serve-fps", type=click.FloatRange(min=0, min_open=True, max=MAX_LIVE_FPS), default=None, metavar="FPS",
+              help=f"Frames a second of the monitor's live view while someone watches (default 5, at most "
+                   f"{MAX_LIVE_FPS:g}). Each one drawn shows in the line's tail on a device without a core to spare: "
+                   "lower it there.")
 def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_file: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
         max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
         jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float,
         serve_fps: Optional[float], threshold_override: Optional[float], trust_key: Optional[str]) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
-    from edge.backends import BackendError, select
-    from edge.bundle import BundleError
+    from edge.backends import select
     from edge.mirror import check_mirror
     from edge.pipeline import Line, StationSpec, console
     from edge.signing import open_bundle
-    from edge.sinks import SinkError, open_sink
-    from edge.sources import SourceError, open_source
+    from edge.sinks import open_sink
+    from edge.sources import open_source
 
     if deadline_ms is not None and deadline_ms <= 0:
         raise InputError(f"--deadline-ms must be positive, got {deadline_ms}")
     if serve_fps is not None and serve is None:
         raise InputError("--serve-fps sets the rate of the monitor's live view: give --serve too")
+    if serve_fps is not None and math.isnan(serve_fps):  # click's range lets NaN through
+        raise InputError(f"--serve-fps must be a number of frames a second in (0, {MAX_LIVE_FPS:g}], got nan")
     if line_file is not None and (cameras or sources):
         raise InputError("give either --line FILE or --camera/--source, not both")
     if line_file is None and not cameras and not sources:
@@ -121,13 +128,10 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
             opened.append(ShowSink(localizes=bundle.spec.localizes))
         runner = selection.open(bundle, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
         runner.activate()
-    except (BundleError, BackendError, SourceError, SinkError) as exc:
-        _close_all(_all_sinks(opened, own) + frames)
-        raise InputError(str(exc)) from exc
-    except ValueError as exc:  # e.g. an OpenVINO device that is not present, or a --serve refused (MonitorError)
+    except ValueError as exc:  # BundleError, BackendError, SourceError, SinkError, MonitorError, a device not present
         _close_all(_all_sinks(opened, own) + frames)
         if monitor is not None:
-            monitor.close()
+            monitor.close()  # its bound port too
         raise InputError(str(exc)) from exc
     if monitor is not None:
         opened.append(monitor.sink)

@@ -11,6 +11,7 @@ process loads them.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import socket
 import subprocess
@@ -42,8 +43,8 @@ class Monitor:
         missing = [name for name in LIBRARIES if importlib.util.find_spec(name) is None]
         if missing:
             raise MonitorError(f"--serve needs {', '.join(missing)}: pip install 'gain-mtl[monitor]'")
-        if live_fps is not None and live_fps <= 0:
-            raise MonitorError(f"the live view's frame rate must be positive, got {live_fps}")
+        if live_fps is not None and not (math.isfinite(live_fps) and live_fps > 0):
+            raise MonitorError(f"the live view's frame rate must be a positive number, got {live_fps}")
         self.token, self.live_fps = token, live_fps
         self._socket = bind(self.host, port)
         self.port = int(self._socket.getsockname()[1])

@@ -64,7 +64,9 @@ def test_the_live_view_rate_is_checked_and_reaches_the_monitor(monkeypatch: pyte
     import edge.monitor
 
     result = run_cli("--serve", "127.0.0.1:0", "--serve-fps", "0")
-    assert result.exit_code == 2 and "--serve-fps" in result.output and "x>0" in result.output
+    assert result.exit_code == 2 and "--serve-fps" in result.output and "0<x<=30" in result.output
+    result = run_cli("--serve", "127.0.0.1:0", "--serve-fps", "nan")
+    assert result.exit_code == 2 and "--serve-fps" in result.output
     result = run_cli("--serve-fps", "2")
     assert result.exit_code == 2 and "give --serve too" in result.output
     made: list = []
@@ -78,6 +80,16 @@ def test_the_live_view_rate_is_checked_and_reaches_the_monitor(monkeypatch: pyte
     result = run_cli("--serve", "127.0.0.1:0", "--serve-fps", "1.5")
     assert result.exit_code == 2 and "no-such-bundle" in result.output  # refused later, at the bundle
     assert made == [1.5]
+
+
+def test_a_run_refused_at_its_bundle_frees_the_monitors_port() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_cli("--serve", f"127.0.0.1:{port}")
+    assert result.exit_code == 2 and "no-such-bundle" in result.output
+    with socket.socket() as again:  # the refused run let the port go: the corrected run can take it
+        again.bind(("127.0.0.1", port))
 
 
 def test_a_port_in_use_is_a_clear_error() -> None:
