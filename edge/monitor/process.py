@@ -47,8 +47,9 @@ def step_aside() -> None:
     inference done) takes the core from an idle-class thread at once; from a nice-19 one only once
     that thread's time slice ends, which can be milliseconds on a hand-over. Measured on 2 cores, it
     did not move the line's throughput or tail with a viewer beyond the runs' spread: the monitor's
-    own work is not what a live view costs the line (docs/design-choices.md #37). Linux keeps the class per thread: those the imports started
-    (numpy's BLAS workers) are moved one by one, and threads started later inherit it.
+    own work is not what a live view costs the line (docs/design-choices.md #37). Linux keeps the
+    class per thread: those the imports started (numpy's BLAS workers) are moved one by one, and
+    threads started later inherit it.
     """
     tasks = Path("/proc/self/task")
     threads = [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]
