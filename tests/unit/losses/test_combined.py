@@ -67,7 +67,8 @@ def test_each_loss_uses_its_subset_and_resized_masks():
     assert parts["loss_cls"] == pytest.approx(focal_loss(out["cls_logits"], labels).mean().item(), rel=1e-6)
     # the masked defect only: the 16x16 mask's top-left quarter is one cell of the 2x2 CAM
     cam_target = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
-    expected_cam = dice_bce_loss(out["cam"][1:2], cam_target).item()
+    cam = out["cam"][1:2]
+    expected_cam = dice_bce_loss(cam - cam.mean(), cam_target).item()
     assert parts["loss_cam_guide"] == pytest.approx(expected_cam, rel=1e-6)
     loc_target = torch.zeros(1, 1, 8, 8)
     loc_target[..., :4, :4] = 1
@@ -86,6 +87,20 @@ def test_each_loss_uses_its_subset_and_resized_masks():
     iou = 1 - inter / (attn.sum().item() + 1 - inter)
     expected_guide = bce + dice + iou + entropy_loss(combined[0:1]).item()
     assert parts["loss_guide"] == pytest.approx(expected_guide, rel=1e-5)
+
+
+def test_cam_guidance_leaves_the_cams_level_to_the_verdict():
+    """The CAM's mean is the defect logit's linear path: the guidance must not pull on it."""
+    out = {k: v.requires_grad_() for k, v in _outputs(3).items()}
+    batch = _batch([0, 1, 1], [False, True, True])
+    loss = GainMTLLoss(LossConfig())
+    _, parts = loss(out, batch, ALL_ONE)
+    lifted = {**out, "cam": out["cam"] + torch.tensor([5.0, -3.0, 7.0]).view(3, 1, 1, 1)}
+    assert loss(lifted, batch, ALL_ONE)[1]["loss_cam_guide"] == pytest.approx(parts["loss_cam_guide"], rel=1e-6)
+    cam_loss = loss.raw_losses(out, batch)["cam_guide"]
+    (grad,) = torch.autograd.grad(cam_loss, out["cam"])
+    assert grad[1:].abs().sum() > 0, "the guidance still shapes where the CAM peaks"
+    assert grad.sum(dim=(1, 2, 3)).abs().max() < 1e-6, "and pushes no image's CAM up or down as a whole"
 
 
 def test_total_is_the_weighted_sum_and_zero_weights_add_no_graph():
