@@ -33,7 +33,7 @@ def _gainctl(*args: str) -> None:
 
 
 # The export's robustness guard in the demo (the default is 0.97; see the export step).
-DEMO_ROBUSTNESS_GUARD = 0.9
+DEMO_ROBUSTNESS_GUARD = 0.85
 # The line's own tolerance: compression may move this many of the demo's parts across the threshold.
 LINE_TOLERANCE = 2
 
@@ -170,10 +170,12 @@ def main(argv: list[str] | None = None) -> None:
     # INT8 of this small model at 96 px is fragile: within the default guard (0.05) OpenVINO needs one
     # layer in float, but the ONNX Q/DQ route needs nearly all of them, which the export refuses
     # (rightly). The demo allows a drop of 0.25 so that both routes ship; a production line would
-    # keep the default, export with more validation images, or leave ONNX in FP32. The same route
-    # keeps only about 0.94 of its decisions under JPEG 75 (OpenVINO's INT8, which the line runs
-    # here, 0.97 or more), so the robustness guard is 0.9 instead of 0.97; the summary printed
-    # below shows each model's numbers.
+    # keep the default, export with more validation images, or leave ONNX in FP32. With 18
+    # validation defects the threshold sits among a few parts' scores, and the share of decisions
+    # JPEG 75 or brightness +-15 % keep moves with the training seed (0.90-1.00 for OpenVINO's INT8
+    # over four trainings, at 0.90 once): the guard sits below that spread, so a demo is not
+    # refused on a machine whose arithmetic trains a slightly different model; the summary printed
+    # below shows each model's numbers against the default 0.97.
     _gainctl("export", "--checkpoint", str(run / "checkpoints" / "best.pt"), "--data", str(data),
              "--out", str(bundle), "--int8", "--accuracy-guard", "0.25", "--robustness-guard", str(DEMO_ROBUSTNESS_GUARD))
 

@@ -135,8 +135,8 @@ def _legend(ax, localization_threshold: float | None) -> None:
              "reports no regions.")
     ax.axis("off")
     ax.text(0.0, 0.5,
-            "localization: the probability itself, one scale for every row (colour and opacity grow with it;\n"
-            "a good part stays clear). CAM, attention: min-max per image, so only where, not how much.\n"
+            "localization: the probability itself, one scale for every row (colour and opacity grow with it:\n"
+            "a faint tint is a low probability). CAM, attention: min-max per image, so only where, not how much.\n"
             f"White outline: ground-truth mask.  {boxes}",
             fontsize=8, va="center", ha="left", transform=ax.transAxes)
 
