@@ -60,6 +60,7 @@ from gain_mtl.models.attention import combine_attention_logits
 from gain_mtl.models.masks import cell_mask, resize_mask
 from gain_mtl.schedule import LOSS_NAMES
 
+
 def centred(maps: torch.Tensor) -> torch.Tensor:
     """Each map minus its own mean: where a map peaks, without its level."""
     return maps - maps.mean(dim=(-2, -1), keepdim=True)
