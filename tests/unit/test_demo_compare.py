@@ -26,10 +26,14 @@ def test_each_difference_is_named_and_put_down_to_its_cause():
     assert "video  defects rejected 3/4, good parts accepted 5/6" in lines[2]
     assert "eval vs png (the export: INT8 and its own threshold): 1 of 10 parts decided differently: defective/d0.png" in lines[3]
     assert "png vs video (the camera's MJPG compression): 1 of 10 parts decided differently: normal/n0.png; within" in lines[4]
-    assert len(lines) == 5
+    # The line against the evaluation end to end: both causes add up.
+    assert ("eval vs video (the line against the evaluation, both causes together): 2 of 10 parts decided "
+            "differently: defective/d0.png, normal/n0.png; within the tolerance of 2") in lines[5]
+    assert len(lines) == 6  # no warning while both are within the tolerance
 
 
 def test_a_line_beyond_the_tolerance_is_said_plainly():
     lines = compare_paths(_paths(video_flips=LINE_TOLERANCE + 1))
     assert "BEYOND the line's tolerance" in lines[4]
     assert "does NOT agree" in lines[5]
+    assert f"{LINE_TOLERANCE + 2} of 10 parts decided differently" in lines[6] and "BEYOND the tolerance" in lines[6]
