@@ -3,7 +3,15 @@
 ```
 ROOT/images/{train,test}/{normal,defective}/NAME.jpg|png|...
 ROOT/masks/defective/NAME.png      0 background, 255 defect; pairs with the image of stem NAME
+ROOT/parts.csv                     optional: image,part (image relative to ROOT)
 ```
+
+``parts.csv`` names the physical part each image shows, where a dataset holds several images of
+one part (exposures, views, re-shoots). Every split then keeps a part's images together: a model
+scored on the other exposure of a part it trained on is scored on a part it has seen, and a
+threshold set on such a validation split promises a recall it will not keep on new parts. An
+image it does not list is a part of its own. A part with images in both train and test is a
+problem (``leak``).
 
 A defective image without a mask is valid (``has_mask`` False: it gets only the image-level
 losses). Because every defective image shares the one ``masks/defective/`` folder, the stem of a
@@ -18,10 +26,13 @@ all of them at once; :func:`scan_dataset` raises them together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 CLASS_NAMES = ("normal", "defective")
+PARTS_FILE = "parts.csv"
+PARTS_COLUMNS = ("image", "part")
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 LAYOUT_HELP = (
@@ -42,6 +53,7 @@ class Sample:
     label: int
     split: str
     mask: Path | None = None
+    part: str | None = None  # the physical part shown (parts.csv); None: a part of its own
 
     @property
     def has_mask(self) -> bool:
@@ -70,7 +82,7 @@ def written_dataset(root: Path) -> bool:
     Hidden entries count too: a ``.git`` or ``.dvc`` beside the images is the user's, and would go with the folder.
     """
     names = {p.name for p in root.iterdir()}
-    return (root / "images").is_dir() and names <= {"images", "masks", "synth.json", "import.json"}
+    return (root / "images").is_dir() and names <= {"images", "masks", "synth.json", "import.json", PARTS_FILE}
 
 
 def data_root_of(sample: Sample) -> Path:
@@ -154,6 +166,7 @@ def scan_layout(root: str | Path) -> tuple[list[Sample], list[Problem]]:
                 continue
             mask = masks.get(path.stem)
         samples.append(Sample(image=path, label=label, split=split, mask=mask))
+    samples = _with_parts(root, samples, problems)
 
     for stem, mask in sorted(masks.items()):
         if stem not in defective_by_stem:
@@ -163,6 +176,33 @@ def scan_layout(root: str | Path) -> tuple[list[Sample], list[Problem]]:
                 "or remove the mask",
             ))
     return sorted(samples, key=lambda s: (s.split, s.label, str(s.image))), problems
+
+
+def _with_parts(root: Path, samples: list[Sample], problems: list[Problem]) -> list[Sample]:
+    """``samples`` with the parts ``ROOT/parts.csv`` names; its problems added to ``problems``."""
+    path = root / PARTS_FILE
+    if not path.is_file():
+        return samples
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != PARTS_COLUMNS:
+            problems.append(Problem("parts", path, f"{path}: its header must be '{','.join(PARTS_COLUMNS)}', "
+                                                   f"found {','.join(reader.fieldnames or ()) or 'none'}; fix the first line"))
+            return samples
+        parts = {row["image"]: row["part"] for row in reader}
+    by_image = {s.image.relative_to(root).as_posix(): s for s in samples}
+    for image in sorted(set(parts) - set(by_image)):
+        problems.append(Problem("parts", path, f"{path}: lists {image}, which is not an image of this dataset; "
+                                               "remove the line or add the image"))
+    splits: dict[str, set[str]] = {}
+    for image, part in parts.items():
+        if image in by_image:
+            splits.setdefault(part, set()).add(by_image[image].split)
+    for part, where in sorted(splits.items()):
+        if len(where) > 1:
+            problems.append(Problem("leak", path, f"{path}: part {part!r} has images in both train and test, so the "
+                                                  "test scores a part the model trained on; move them to one split"))
+    return [replace(s, part=parts.get(rel)) for rel, s in by_image.items()]
 
 
 def _masks_by_stem(mask_dir: Path, problems: list[Problem]) -> dict[str, Path]:

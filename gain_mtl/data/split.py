@@ -13,7 +13,7 @@ import json
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from edge.atomic import read_json
 from gain_mtl.data.layout import DataError, Sample, data_root_of
@@ -117,11 +117,32 @@ class SplitManifest:
         return manifest
 
 
+def by_part(items: Sequence[T], part_of: Callable[[T], str | None]) -> list[list[T]]:
+    """``items`` grouped by their part, in order of first appearance; an item without one is its own."""
+    groups: dict[object, list[T]] = {}
+    for i, item in enumerate(items):
+        part = part_of(item)
+        groups.setdefault(("part", part) if part is not None else ("item", i), []).append(item)
+    return list(groups.values())
+
+
+def holdout_parts(items: Sequence[T], ratio: float, rng: random.Random,
+                  part_of: Callable[[T], str | None]) -> tuple[list[T], list[T]]:
+    """:func:`holdout` over whole parts: every image of a part lands on the same side.
+
+    ``ratio`` counts parts, not images. Items that share no part split exactly as :func:`holdout`
+    splits them, so a dataset without parts keeps the split it always had.
+    """
+    kept, held = holdout(by_part(items, part_of), ratio, rng)
+    return [x for group in kept for x in group], [x for group in held for x in group]
+
+
 def make_split(samples: Sequence[Sample], val_ratio: float, seed: int) -> SplitManifest:
     """Hold out ``val_ratio`` of each class of the train split as val; test stays as on disk.
 
     Deterministic for a seed: samples are sorted first, each class is shuffled by its own
-    generator, so adding normals never reshuffles the defectives.
+    generator, so adding normals never reshuffles the defectives. The images of one part
+    (``parts.csv``, edge/layout.py) stay together: validation holds parts the model never saw.
     """
     if not samples:
         raise DataError("no samples to split; scan a dataset folder first")
@@ -133,7 +154,7 @@ def make_split(samples: Sequence[Sample], val_ratio: float, seed: int) -> SplitM
     val: list[Sample] = []
     for label in sorted({s.label for s in ordered}):
         group = [s for s in ordered if s.split == "train" and s.label == label]
-        kept, held = holdout(group, val_ratio, random.Random(f"{seed}:{label}"))
+        kept, held = holdout_parts(group, val_ratio, random.Random(f"{seed}:{label}"), lambda s: s.part)
         train += [replace(s, split="train") for s in kept]
         val += [replace(s, split="val") for s in held]
     test = [s for s in ordered if s.split == "test"]

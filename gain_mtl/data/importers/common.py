@@ -2,20 +2,22 @@
 
 An importer only reads its source layout into :class:`Entry` records; :func:`write_import` copies
 them (image bytes unchanged, masks binarised to 0/255 PNG) into a temporary folder, writes the
-``import.json`` manifest (source -> destination, per-group counts) and renames the folder into
-place, so a failed import leaves nothing behind.
+``import.json`` manifest (source -> destination, per-group counts) and, where the source shows
+one part in several images, ``parts.csv`` (edge/layout.py), and renames the folder into place, so
+a failed import leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from gain_mtl.data.layout import CLASS_NAMES, DATASET_WHAT, written_dataset
-from gain_mtl.data.split import holdout
+from gain_mtl.data.layout import CLASS_NAMES, DATASET_WHAT, PARTS_COLUMNS, PARTS_FILE, written_dataset
+from gain_mtl.data.split import holdout_parts
 
 IMPORT_FORMAT = "gain-mtl-import/1"
 
@@ -30,17 +32,19 @@ class Entry:
     group: str
     name: str  # destination stem; unique over the whole dataset
     split: str = "train"
+    part: str | None = None  # the physical part shown, where the source has several images of one
 
 
 def split_by_group(entries: Iterable[Entry], test_ratio: float, seed: int) -> list[Entry]:
-    """Assign train/test within each group (seeded per group), so every type is in both splits."""
+    """Assign train/test within each group (seeded per group), so every type is in both splits;
+    the images of one part go to the same split, and ``test_ratio`` counts parts."""
     groups: dict[str, list[Entry]] = {}
     for entry in entries:
         groups.setdefault(entry.group, []).append(entry)
     out = []
     for group, members in sorted(groups.items()):
         members.sort(key=lambda e: e.name)
-        train, test = holdout(members, test_ratio, random.Random(f"{seed}:{group}"))
+        train, test = holdout_parts(members, test_ratio, random.Random(f"{seed}:{group}"), lambda e: e.part)
         out += [replace(e, split="train") for e in train] + [replace(e, split="test") for e in test]
     return out
 
@@ -62,7 +66,7 @@ def write_import(
             (tmp / image_rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(entry.image, tmp / image_rel)
             record = {"source": entry.image.resolve().relative_to(source_root).as_posix(),
-                      "image": image_rel, "split": entry.split, "group": entry.group,
+                      "image": image_rel, "split": entry.split, "group": entry.group, "part": entry.part,
                       "mask_source": None, "mask": None}
             if entry.mask is not None and entry.label == 1:
                 mask_rel = f"masks/defective/{entry.name}.png"
@@ -74,6 +78,16 @@ def write_import(
             group_counts = counts.setdefault(entry.group, {"train": 0, "test": 0})
             group_counts[entry.split] += 1
         manifest = {"format": IMPORT_FORMAT, **meta, "counts": dict(sorted(counts.items())),
-                    "files": files}
+                    "parts": len({f["part"] for f in files if f["part"] is not None}), "files": files}
+        if manifest["parts"]:
+            _write_parts(tmp / PARTS_FILE, files)
         atomic_write_json(tmp / "import.json", manifest)
     return manifest
+
+
+def _write_parts(path: Path, files: list[dict[str, Any]]) -> None:
+    """``parts.csv``: each image that shows a part, and the part."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PARTS_COLUMNS)
+        writer.writerows((f["image"], f["part"]) for f in files if f["part"] is not None)

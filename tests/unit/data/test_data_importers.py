@@ -33,7 +33,16 @@ def test_magnetic_tile_counts_and_layout(imported_tiles):
     assert all(s.has_mask for s in samples if s.label == 1)
     assert not any(s.has_mask for s in samples if s.label == 0)
     for group, counts in manifest["counts"].items():  # stratified: every type in both splits
-        assert counts["test"] == round(0.2 * (counts["train"] + counts["test"])), group
+        assert counts["test"] > 0 and counts["train"] > 0, group
+    # Every exposure of a tile is one part, on one side of the split; 0.2 of each type's tiles in test.
+    tiles: dict[str, set] = {}
+    for record in manifest["files"]:
+        tiles.setdefault(record["part"], set()).add((record["group"], record["split"]))
+    assert manifest["parts"] == len(tiles) == 243 and all(len(where) == 1 for where in tiles.values())
+    for group in manifest["counts"]:
+        sides = [next(iter(where))[1] for where in tiles.values() if next(iter(where))[0] == group]
+        assert sides.count("test") == round(0.2 * len(sides)), group
+    assert {s.part for s in samples} == set(tiles)
     assert sum(c["test"] for c in manifest["counts"].values()) == len([s for s in samples if s.split == "test"])
     crack = next(s for s in samples if s.image.name.startswith("MT_Crack__"))
     assert crack.label == 1 and crack.image.suffix == ".jpg" and crack.mask.name == crack.image.stem + ".png"
