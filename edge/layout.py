@@ -189,7 +189,7 @@ def _with_parts(root: Path, samples: list[Sample], problems: list[Problem]) -> l
             problems.append(Problem("parts", path, f"{path}: its header must be '{','.join(PARTS_COLUMNS)}', "
                                                    f"found {','.join(reader.fieldnames or ()) or 'none'}; fix the first line"))
             return samples
-        parts = {row["image"]: row["part"] for row in reader}
+        parts = {row["image"]: row["part"] for row in reader if row["part"]}  # a blank part: its own
     by_image = {s.image.relative_to(root).as_posix(): s for s in samples}
     for image in sorted(set(parts) - set(by_image)):
         problems.append(Problem("parts", path, f"{path}: lists {image}, which is not an image of this dataset; "

@@ -130,3 +130,16 @@ def test_a_readme_in_a_source_folder_is_skipped(tmp_path):
     (src / "train" / "good" / "readme.txt").write_text("license")
     import_mvtec(src, tmp_path / "out", test_ratio=0.5, seed=0)
     assert Counter(s.label for s in scan_dataset(tmp_path / "out")) == {0: 6, 1: 4}
+
+
+def test_magnetic_tile_exposures_of_one_tile_are_one_part():
+    from gain_mtl.data.importers.magnetic_tile import tiles
+
+    stems = ["exp1_num_100", "exp2_num_130", "exp3_num_161",  # one tile, exposures rising
+             "exp1_num_400",                                 # exposure falls back: a new tile
+             "exp4_num_3000",                                # exposure rises, but thousands later: new
+             "exp5_num_3020", "odd_name"]
+    assert tiles(stems) == {"exp1_num_100": "exp1_num_100", "exp2_num_130": "exp1_num_100",
+                            "exp3_num_161": "exp1_num_100", "exp1_num_400": "exp1_num_400",
+                            "exp4_num_3000": "exp4_num_3000", "exp5_num_3020": "exp4_num_3000",
+                            "odd_name": "odd_name"}

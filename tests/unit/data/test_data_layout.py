@@ -87,3 +87,18 @@ def test_every_problem_is_reported_together(make_dataset):
     # Hidden files (editor and OS droppings) are skipped, not reported.
     (root / "images" / "train" / "normal" / ".DS_Store").write_bytes(b"x")
     assert len(scan_layout(root)[1]) == 2
+
+
+def test_parts_file_problems_are_named(make_dataset):
+    root = make_dataset({("train", "normal"): 2, ("train", "defective"): 1, ("test", "normal"): 1,
+                         ("test", "defective"): 1})
+    train = sorted((root / "images" / "train" / "normal").iterdir())[0].relative_to(root).as_posix()
+    test = sorted((root / "images" / "test" / "normal").iterdir())[0].relative_to(root).as_posix()
+    (root / "parts.csv").write_text(f"image,part\n{train},tile-1\n{test},tile-1\nimages/train/normal/gone.png,tile-2\n")
+    _, problems = scan_layout(root)
+    messages = {p.kind: p.message for p in problems}
+    assert "part 'tile-1' has images in both train and test" in messages["leak"]
+    assert "lists images/train/normal/gone.png, which is not an image of this dataset" in messages["parts"]
+    (root / "parts.csv").write_text("file,tile\n")
+    _, problems = scan_layout(root)
+    assert [p.kind for p in problems] == ["parts"] and "header must be 'image,part'" in problems[0].message

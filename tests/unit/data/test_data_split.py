@@ -98,3 +98,30 @@ def test_a_manifest_that_is_no_json_object_is_named(make_dataset, tmp_path):
     path.write_text("[]")
     with pytest.raises(DataError, match=re.escape(f"{path}: not a split manifest") + ".*a JSON list"):
         read_manifest(path, make_dataset(COUNTS))
+
+
+def _write_parts(root, rows) -> None:
+    (root / "parts.csv").write_text("image,part\n" + "".join(f"{image},{part}\n" for image, part in rows))
+
+
+def test_images_of_one_part_stay_together_and_without_parts_the_split_is_unchanged(make_dataset):
+    root = make_dataset(COUNTS)
+    before = make_split(scan_dataset(root), 0.2, seed=0)
+    # Two normals and two defectives are the same two parts, shot twice each.
+    normals = sorted((root / "images" / "train" / "normal").iterdir())
+    defects = sorted((root / "images" / "train" / "defective").iterdir())
+    pairs = [(normals[0], "tile-a"), (normals[1], "tile-a"), (defects[0], "tile-b"), (defects[5], "tile-b")]
+    _write_parts(root, [(p.relative_to(root).as_posix(), part) for p, part in pairs])
+    samples = scan_dataset(root)
+    assert {s.image: s.part for s in samples if s.part} == {p.resolve(): part for p, part in pairs}
+    for seed in range(8):  # whatever the draw, a part is on one side
+        manifest = make_split(samples, 0.2, seed=seed)
+        for part in ("tile-a", "tile-b"):
+            assert len({name for name, items in manifest.parts().items() for s in items if s.part == part}) == 1
+    # ratio counts parts: 19 normal parts -> 4 held, 9 defective parts -> 2 held (as in round(n * 0.2))
+    manifest = make_split(samples, 0.2, seed=0)
+    assert len({s.part or s.image for s in manifest.val if s.label == 0}) == 4
+    assert len({s.part or s.image for s in manifest.val if s.label == 1}) == 2
+    # a dataset without parts.csv splits exactly as before
+    (root / "parts.csv").unlink()
+    assert make_split(scan_dataset(root), 0.2, seed=0).digest() == before.digest()
