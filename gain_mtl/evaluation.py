@@ -117,7 +117,7 @@ def evaluate_checkpoint(
     from gain_mtl.evaluate.predict import predict
     from gain_mtl.evaluate.report import write_report
     from gain_mtl.evaluate.scores import score
-    from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD, recall_check
+    from gain_mtl.evaluate.threshold import FALLBACK_THRESHOLD, part_recall, recall_check
     from gain_mtl.schedule import trains_localization
     from gain_mtl.train.checkpoint import load_model
     from gain_mtl.train.loaders import worker_count
@@ -152,7 +152,8 @@ def evaluate_checkpoint(
         "image_size": size,
         "threshold_val_precision": meta.get("threshold_precision"),
         # What validation expects of the threshold's recall, and whether this split's recall keeps it.
-        **recall_check(meta, scores["recall"], scores["n_defective"]),
+        **recall_check(meta, scores["recall"], scores["n_defective"],
+                       part_recall(pred.prob, pred.label, scores["threshold"], [s.part for s in samples])),
         **scores,
     }
     out = Path(out_dir)

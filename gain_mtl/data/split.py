@@ -1,8 +1,9 @@
 """Seeded, stratified train/val split, recorded as a manifest in the run folder.
 
 The manifest (``split.json``) lists every file of train, val and test with paths relative to the
-data root, so a run can be reproduced on another machine and the INT8 calibration set can later be
-drawn from val only. Its digest covers the file lists alone, so the same split has the same digest
+data root, and the part each shows where ``parts.csv`` names one (the threshold ranks parts), so a
+run can be reproduced on another machine and the INT8 calibration set can later be drawn from val
+only. Its digest covers the file lists alone, so the same split has the same digest
 wherever the data lives.
 """
 
@@ -65,14 +66,16 @@ class SplitManifest:
                     "relative to one root, so keep every sample in one dataset folder"
                 ) from None
 
-        return {"image": rel(sample.image), "label": sample.label,
-                "mask": rel(sample.mask) if sample.mask else None}
+        entry = {"image": rel(sample.image), "label": sample.label,
+                 "mask": rel(sample.mask) if sample.mask else None}
+        # Only where named, so a manifest of a dataset without parts (and its digest) stays as it was.
+        return entry if sample.part is None else {**entry, "part": sample.part}
 
     def _lists(self) -> dict[str, list[dict[str, Any]]]:
         return {name: [self._entry(s) for s in samples] for name, samples in self.parts().items()}
 
     def digest(self) -> str:
-        """sha256 of the file lists (relative paths, labels, masks), recorded in checkpoints."""
+        """sha256 of the file lists (relative paths, labels, masks, parts), recorded in checkpoints."""
         payload = json.dumps(self._lists(), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(payload).hexdigest()
 
@@ -99,7 +102,7 @@ class SplitManifest:
             try:
                 parts[name] = [
                     Sample(image=root / e["image"], label=int(e["label"]), split=name,
-                           mask=root / e["mask"] if e.get("mask") else None)
+                           mask=root / e["mask"] if e.get("mask") else None, part=e.get("part"))
                     for e in data.get(name, [])
                 ]
             except (KeyError, TypeError, ValueError) as exc:

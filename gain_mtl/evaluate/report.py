@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gain_mtl.evaluate.threshold import ranked_defects
 from gain_mtl.markdown import fmt, table
 
 
@@ -24,10 +25,15 @@ def _recall_lines(m: dict[str, Any]) -> list[str]:
         lines += [f"**Warning:** {m['threshold_warning']}.", ""]
     if m.get("threshold_rank") is None:
         return lines + ["No expected recall: the checkpoint carries no validation defect ranks (re-train it).", ""]
-    n, rank, level = m["n_val_defects"], m["threshold_rank"], m["recall_interval_level"]
+    (n, unit), rank, level = ranked_defects(m), m["threshold_rank"], m["recall_interval_level"]
     low, high = m["expected_recall_interval"]
+    caught = (f"It catches {n - rank + 1} of the {n} validation defects" if unit == "images" else
+              f"It catches every defect image of {n - rank + 1} of the {n} defective validation parts "
+              f"({m['n_val_defects']} images; a part's images are not independent, so parts are counted)")
+    new_parts = "the recall on new parts" if unit == "images" else \
+        "the share of new defective parts with every image caught (a lower bound on the image recall)"
     lines += [
-        f"It catches {n - rank + 1} of the {n} validation defects, so the recall on new parts is expected to be "
+        f"{caught}, so {new_parts} is expected to be "
         f"{m['expected_recall']:.4f}, {level:.0%} interval {low:.4f}-{high:.4f}; the chance that it reaches "
         f"{m['target_recall']} is {m['recall_confidence_achieved']:.4f}.",
         "",
@@ -36,10 +42,12 @@ def _recall_lines(m: dict[str, Any]) -> list[str]:
         low, high = m["split_recall_interval"]
         verdict = "inside" if m["recall_inside_interval"] else "**outside**"
         same = " The threshold was chosen on these very images: no independent check." if m["split"] == "val" else ""
+        what, measured = ("recall", f"{m['split_checked_recall']:.4f}") if unit == "images" else (
+            "share caught whole", f"{m['split_checked_recall']:.4f} (image recall {m['recall']:.4f})")
         lines += [
-            f"On this split's {m['n_defective']} defects the measured recall should lie in {low:.4f}-{high:.4f} "
-            f"({level:.0%}, the interval above widened by the split's own sampling): measured {m['recall']:.4f}, "
-            f"{verdict}.{same}",
+            f"On this split's {m['split_checked_defects']} defective {unit} the measured {what} should lie in "
+            f"{low:.4f}-{high:.4f} ({level:.0%}, the interval above widened by the split's own sampling): "
+            f"measured {measured}, {verdict}.{same}",
             "",
         ]
     return lines

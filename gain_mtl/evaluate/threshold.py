@@ -22,6 +22,16 @@ evaluation split holds (the count caught is then Beta-binomial), which is what a
 can be checked against. Ties between defect scores make the statement conservative (rejecting at
 s_(j) then catches the tied scores too).
 
+Parts: where a dataset holds several images of one physical part (``parts.csv``: exposures, views),
+those images are not independent draws: six exposures of one tile rise and fall together, and
+counting them as six defects makes the interval as narrow as six tiles would. With parts, the unit
+is the defective part and its score is the lowest of its defect images: rejecting at or above
+s_(j) of those n part scores catches every image of a new defective part with a probability R_j ~
+Beta(n - j + 1, j), and the share of a new part's images caught is at least that, so the stated
+recall is a lower bound on the image recall. An image without a part is a part of its own, so a
+dataset without parts is ranked image by image, as before. ``part_recall`` measures the same
+quantity on another split, which is what ``recall_check`` holds against the promise.
+
 Placement: any threshold between s_(j) and the next lower score gives the same validation
 decisions; the highest of them (s_(j) itself) leaves no margin, so a part scoring a hair lower in
 the field, or the same part through an INT8 model, flips to *accept*. The threshold sits in the
@@ -36,12 +46,14 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from edge.decision import flagged
 from edge.metrics import classification_metrics
+from gain_mtl.data.split import by_part
 
 # Used when the validation split holds no defect, so no recall can be targeted.
 FALLBACK_THRESHOLD = 0.5
@@ -62,6 +74,8 @@ class ThresholdChoice:
 
     Field names are those of metrics.json, the checkpoint meta and bundle.json (``to_dict``).
     ``threshold_rank`` is j: the j-th lowest validation defect score is the lowest one rejected.
+    ``n_val_defects`` counts defective images; ``n_val_defect_parts`` the defective parts when
+    validation names parts (None otherwise), and then the rank and the recall fields count parts.
     The recall fields are None when validation holds no defect.
     """
 
@@ -70,6 +84,7 @@ class ThresholdChoice:
     target_recall: float
     recall_confidence: float
     n_val_defects: int
+    n_val_defect_parts: int | None
     threshold_rank: int | None
     expected_recall: float | None
     expected_recall_interval: tuple[float, float] | None
@@ -97,6 +112,38 @@ def _logit(p: float) -> float:
 def _check_unit(name: str, value: float, one_allowed: bool) -> None:
     if not (0.0 < value <= 1.0 if one_allowed else 0.0 < value < 1.0):
         raise ValueError(f"{name} must be in (0, 1{']' if one_allowed else ')'}, got {value}")
+
+
+def ranked_defects(meta: Mapping[str, Any]) -> tuple[int | None, str]:
+    """How many validation defects a choice ranked, and what they are ("parts" or "images")."""
+    parts = meta.get("n_val_defect_parts")
+    return (parts, "parts") if parts is not None else (meta.get("n_val_defects"), "images")
+
+
+def _part_scores(prob: np.ndarray, parts: list[str | None]) -> np.ndarray:
+    """Each part's lowest score among ``prob`` (aligned with ``parts``; None: a part of its own)."""
+    groups = by_part(range(len(prob)), lambda i: parts[i])
+    return np.array([prob[g].min() for g in groups], dtype=np.float64)
+
+
+def _named_parts(parts: Sequence[str | None] | None, n: int) -> list[str | None] | None:
+    """``parts`` as a list checked against ``n`` scores; None when it names no part at all."""
+    if parts is None:
+        return None
+    parts = list(parts)
+    if len(parts) != n:
+        raise ValueError(f"parts names {len(parts)} images but there are {n} scores")
+    return parts if any(p is not None for p in parts) else None
+
+
+def part_recall(prob: np.ndarray, label: np.ndarray, threshold: float,
+                parts: Sequence[str | None] | None) -> tuple[int, int]:
+    """(defective parts with every defect image rejected at ``threshold``, defective parts): the
+    quantity the threshold's promise is about when validation named parts."""
+    prob, label = np.asarray(prob, dtype=np.float64), np.asarray(label).astype(bool)
+    named = _named_parts(parts, len(prob)) or [None] * len(prob)
+    lowest = _part_scores(prob[label], [p for p, d in zip(named, label) if d])
+    return int(flagged(lowest, threshold).sum()), int(lowest.size)
 
 
 def defects_needed(target_recall: float, confidence: float) -> float:
@@ -134,23 +181,34 @@ def split_recall_interval(
     return float(low) / split_defects, float(high) / split_defects
 
 
-def recall_check(meta: Mapping[str, Any], recall: float, split_defects: int) -> dict[str, Any]:
-    """What validation promised about the recall of a checkpoint's threshold, and whether ``recall``
+def recall_check(meta: Mapping[str, Any], recall: float, split_defects: int,
+                 parts_caught: tuple[int, int] | None = None) -> dict[str, Any]:
+    """What validation promised about the recall of a checkpoint's threshold, and whether the recall
     measured on ``split_defects`` defects of another split keeps it.
 
-    ``meta`` is a checkpoint's meta (the ``ThresholdChoice`` fields). ``split_recall_interval`` is
-    the interval for this split's number of defects and ``recall_inside_interval`` the check
-    against it; both are None without a rank (no validation defects, or a checkpoint written
-    before the rule) or without defects in the split.
+    ``meta`` is a checkpoint's meta (the ``ThresholdChoice`` fields). When its rank counts parts,
+    the check is on ``parts_caught`` (``part_recall`` of the split: parts with every defect image
+    caught, defective parts), the quantity the rank promised; ``recall`` (of images) is then at
+    least that. ``split_recall_interval`` is the interval for this split's number of defects (or
+    parts) and ``recall_inside_interval`` the check against it; both are None without a rank (no
+    validation defects, or a checkpoint written before the rule) or without defects in the split.
     """
     promised = {key: meta.get(key) for key in CHOICE_KEYS if key not in ("threshold", "threshold_precision")}
-    rank, n_val = meta.get("threshold_rank"), meta.get("n_val_defects")
-    if rank is None or not n_val or not split_defects:
-        return {**promised, "split_recall_interval": None, "recall_inside_interval": None}
+    rank = meta.get("threshold_rank")
+    n_val, unit = ranked_defects(meta)
+    measured, count = recall, split_defects
+    if unit == "parts":
+        if parts_caught is None:
+            raise ValueError("the threshold's rank counts parts: pass the split's parts_caught (part_recall)")
+        caught, count = parts_caught
+        measured = caught / count if count else 0.0
+    checked = {"recall_unit": unit, "split_checked_defects": count, "split_checked_recall": measured}
+    if rank is None or not n_val or not count:
+        return {**promised, **checked, "split_recall_interval": None, "recall_inside_interval": None}
     level = meta.get("recall_interval_level") or RECALL_INTERVAL_LEVEL
-    low, high = split_recall_interval(n_val, rank, split_defects, level)
-    return {**promised, "split_recall_interval": [low, high],
-            "recall_inside_interval": bool(low - _TOLERANCE <= recall <= high + _TOLERANCE)}
+    low, high = split_recall_interval(n_val, rank, count, level)
+    return {**promised, **checked, "split_recall_interval": [low, high],
+            "recall_inside_interval": bool(low - _TOLERANCE <= measured <= high + _TOLERANCE)}
 
 
 def _mid_gap(prob: np.ndarray, lowest_caught: float) -> float:
@@ -169,11 +227,14 @@ def choose_threshold(
     target_recall: float,
     confidence: float,
     level: float = RECALL_INTERVAL_LEVEL,
+    parts: Sequence[str | None] | None = None,
 ) -> ThresholdChoice:
     """The threshold for the rule ``prob >= threshold`` -> defective; see the module docstring.
 
-    Warns (RecallWarning, shown once per calling line) when validation holds too few defects for
-    ``target_recall`` at ``confidence``; the choice carries the same text in ``threshold_warning``.
+    ``parts`` (aligned with ``prob``) names each image's physical part; with it the defective parts
+    are ranked, not the images. Warns (RecallWarning, shown once per calling line) when validation
+    holds too few defects for ``target_recall`` at ``confidence``; the choice carries the same text
+    in ``threshold_warning``.
     """
     from scipy.stats import beta
 
@@ -182,10 +243,15 @@ def choose_threshold(
     _check_unit("level", level, one_allowed=False)
     prob = np.asarray(prob, dtype=np.float64)
     label = np.asarray(label).astype(bool)
-    positives = np.sort(prob[label])
+    named = _named_parts(parts, len(prob))
+    if named is None:
+        positives, n_parts = np.sort(prob[label]), None
+    else:
+        positives = np.sort(_part_scores(prob[label], [p for p, d in zip(named, label) if d]))
+        n_parts = int(positives.size)
     n = int(positives.size)
-    common = {"target_recall": target_recall, "recall_confidence": confidence, "n_val_defects": n,
-              "recall_interval_level": level}
+    common = {"target_recall": target_recall, "recall_confidence": confidence, "n_val_defects": int(label.sum()),
+              "n_val_defect_parts": n_parts, "recall_interval_level": level}
     if n == 0:
         text = "validation holds no defects; no recall can be targeted: add defective images to validation"
         warnings.warn(text, RecallWarning, stacklevel=2)
@@ -204,7 +270,9 @@ def choose_threshold(
     if not supported:
         needed = defects_needed(target_recall, confidence)
         need = "cannot be supported by any number of defects" if math.isinf(needed) else f"needs at least {int(needed)}"
-        text = (f"validation holds {n} defect{'' if n == 1 else 's'}; target recall {target_recall:g} with "
+        what = ("defect" if n == 1 else "defects") if n_parts is None else \
+            f"defective part{'' if n == 1 else 's'} ({int(label.sum())} images)"
+        text = (f"validation holds {n} {what}; target recall {target_recall:g} with "
                 f"confidence {confidence:g} {need}; add defects or lower train.target_recall / train.recall_confidence")
         warnings.warn(text, RecallWarning, stacklevel=2)
     threshold = _mid_gap(prob, float(positives[rank - 1]))

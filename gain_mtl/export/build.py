@@ -61,6 +61,7 @@ class BundleBuilder:
                                        if trains_localization(self.strategy) else None)
         self.samples = {"val": run.manifest.val, "test": run.manifest.test}
         self.labels = {k: np.array([s.label for s in v], dtype=np.int64) for k, v in self.samples.items()}
+        self.parts = {k: [s.part for s in v] for k, v in self.samples.items()}
         # (format, precision) -> {"val": outputs, "test": outputs}
         self.outputs: dict[tuple[str, str], dict[str, dict[str, np.ndarray]]] = {}
         # precision -> format -> threshold, each chosen on that model's own validation scores, and
@@ -229,9 +230,9 @@ class BundleBuilder:
         from edge.decision import flagged
 
         decisions = flagged(self.outputs[(fmt, "fp32")]["val"]["defect_prob"], self.thresholds["fp32"][fmt])
-        return guard_samples(self.frames["val"], self.labels["val"], decisions)
+        return guard_samples(self.frames["val"], self.labels["val"], decisions, parts=self.parts["val"])
 
-    def _threshold_rule(self, prob: np.ndarray, labels: np.ndarray) -> float:
+    def _threshold_rule(self, prob: np.ndarray, labels: np.ndarray, parts: list[str | None]) -> float:
         """The threshold for the target recall on validation scores ``prob``: the accuracy guard's rule.
 
         The guard also judges candidates on parts of the validation split, whose few defects would
@@ -241,13 +242,13 @@ class BundleBuilder:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RecallWarning)
-            return self._choose(prob, labels).threshold
+            return self._choose(prob, labels, parts).threshold
 
-    def _choose(self, prob: np.ndarray, labels: np.ndarray):
+    def _choose(self, prob: np.ndarray, labels: np.ndarray, parts: list[str | None]):
         """The run's threshold rule (target recall at the run's confidence) on validation scores ``prob``."""
         from gain_mtl.evaluate.threshold import choose_threshold
 
-        return choose_threshold(prob, labels, self.opt["target_recall"], self.opt["recall_confidence"])
+        return choose_threshold(prob, labels, self.opt["target_recall"], self.opt["recall_confidence"], parts=parts)
 
     def _choose_thresholds(self, precision: str) -> None:
         """Each ``precision`` model's threshold for the target recall, on its own validation scores.
@@ -257,7 +258,7 @@ class BundleBuilder:
         """
         for (fmt, prec), outputs in self.outputs.items():
             if prec == precision and fmt in self.shipped:
-                choice = self._choose(outputs["val"]["defect_prob"], self.labels["val"]).to_dict()
+                choice = self._choose(outputs["val"]["defect_prob"], self.labels["val"], self.parts["val"]).to_dict()
                 self.thresholds.setdefault(precision, {})[fmt] = choice.pop("threshold")
                 self.threshold_recall.setdefault(precision, {})[fmt] = choice
 

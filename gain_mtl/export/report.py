@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge.bench.robustness import ROBUSTNESS_HEADER, robustness_rows
+from gain_mtl.evaluate.threshold import ranked_defects
 from gain_mtl.markdown import table
 
 METRIC_COLUMNS = ("threshold", "recall", "precision", "f1", "accuracy", "auroc", "localization_iou")
@@ -17,10 +18,10 @@ def _threshold_lines(spec) -> list[str]:
         for fmt, threshold in by_format.items():
             r = spec.threshold_recall.get(precision, {}).get(fmt, {})
             interval = r.get("expected_recall_interval")
-            rank, n = r.get("threshold_rank"), r.get("n_val_defects")
+            rank, (n, unit) = r.get("threshold_rank"), ranked_defects(r)
             rows.append([f"{precision} ({fmt})", threshold, r.get("threshold_precision"), r.get("expected_recall"),
                          "n/a" if interval is None else f"{interval[0]:.4f}-{interval[1]:.4f}",
-                         r.get("recall_confidence_achieved"), "n/a" if rank is None else f"{n - rank + 1} of {n}",
+                         r.get("recall_confidence_achieved"), "n/a" if rank is None else f"{n - rank + 1} of {n} {unit}",
                          r.get("threshold_supported")])
             if r.get("threshold_warning"):  # one line per text: the files share one validation split
                 warnings.setdefault(r["threshold_warning"], []).append(f"{precision} ({fmt})")
@@ -30,7 +31,8 @@ def _threshold_lines(spec) -> list[str]:
              f"Each chosen on its model's validation scores so that the recall on new parts is at least "
              f"{spec.target_recall} with confidence {rule.get('recall_confidence')}; the expected recall is the mean "
              f"and the central {rule.get('recall_interval_level')} interval of its distribution (Beta, from the "
-             "validation defect ranks).", ""]
+             "validation defect ranks; where validation names parts, defective parts are ranked by their "
+             "lowest-scoring image and the recall is the share of new parts with every image caught).", ""]
     lines += table(["model", "threshold", "val precision", "expected recall", "interval",
                     f"P(recall >= {spec.target_recall})", "val defects caught", "supported"], rows)
     if warnings:

@@ -411,7 +411,8 @@ class Trainer:
                 if info.is_main:
                     pred = predict(model, val_loader, cfg.train.strategy, self.device)
                     val = history_metrics(pred, choose_threshold(
-                        pred.prob, pred.label, cfg.train.target_recall, cfg.train.recall_confidence))
+                        pred.prob, pred.label, cfg.train.target_recall, cfg.train.recall_confidence,
+                        parts=[s.part for s in self.manifest.val]))
                     row.update({f"val_{k}": val[k] for k in HISTORY_KEYS})
                     history.append(row)
                     meta = _meta(cfg, self.manifest, self.data_root, val, epoch + 1)

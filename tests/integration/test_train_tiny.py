@@ -175,3 +175,30 @@ def test_focal_scale_multiplies_only_the_focal_terms(synth_root, tmp_path):
         scale = 5.0 if name in ("cls", "am") else 1.0
         assert float(last[f"w_{name}"]) == pytest.approx(scale * table[name]), name
         assert loss_weights("S5", 3 / 4, config.train.loc_warmup_ratio, 5.0)[name] == pytest.approx(scale * table[name])
+
+
+def test_parts_reach_the_threshold_and_its_check(synth_root, tmp_path):
+    """With parts.csv (two shots per defective part), the threshold ranks validation's defective
+    parts and eval checks the test split's parts against that promise."""
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    rows = []
+    for split in ("train", "test"):
+        shots = sorted((root / "images" / split / "defective").iterdir())
+        rows += [(p.relative_to(root).as_posix(), f"{split}-part-{i // 2}") for i, p in enumerate(shots)]
+    (root / "parts.csv").write_text("image,part\n" + "".join(f"{image},{part}\n" for image, part in rows))
+    run = train(load_config("tiny", ["train.epochs=1", "train.strategy=S1"]), root, tmp_path / "run")
+    split = json.loads((run / "split.json").read_text())
+    val_parts = {e["part"] for e in split["val"] if e["label"] == 1}
+    assert val_parts and all(e.get("part") for e in split["val"] if e["label"] == 1)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_val_defect_parts"] == len(val_parts) < metrics["n_val_defects"]
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(main, ["eval", "--checkpoint", str(run / "checkpoints" / "best.pt"),
+                                       "--data", str(root), "--split", "test", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads((out / "metrics.json").read_text())
+    test_parts = {part for _, part in rows if part.startswith("test-")}
+    assert evaluated["recall_unit"] == "parts" and evaluated["split_checked_defects"] == len(test_parts)
+    assert evaluated["split_checked_recall"] <= evaluated["recall"]
+    assert "defective parts the measured share caught whole should lie in" in (out / "report.md").read_text()

@@ -43,7 +43,7 @@ def test_the_accuracy_guard_counts_a_nan_as_stopped() -> None:
     labels = np.array([0, 0, 1, 1])
     samples = guard_samples(np.zeros((4, 2, 2, 3), np.uint8), labels, np.array([False, False, True, True]))
     prob = np.array([0.1, np.nan, 0.9, 0.8])
-    assert guard_metric(prob, samples, lambda p, l: 0.5) == 0.75  # recall 1, agreement 3/4
+    assert guard_metric(prob, samples, lambda p, l, parts: 0.5) == 0.75  # recall 1, agreement 3/4
 
 
 def test_predictions_csv_writes_a_fault_for_an_invalid_score(tmp_path) -> None:

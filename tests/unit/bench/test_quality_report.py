@@ -105,3 +105,17 @@ def test_the_robustness_target_names_every_model_and_perturbation_below_it(quali
     fine = {"fp32": {"openvino": model({"jpeg-75": 0.99})}}
     assert "lowest 0.990 (fp32 (openvino) jpeg-75) **met**" in "\n".join(quality.robustness_section(fine))
     assert quality.robustness_section({}) == []
+
+
+def test_the_recall_target_is_checked_on_the_tiles_the_threshold_promised(quality):
+    m = {"auroc": 0.97, "recall": 1.0, "precision": 0.6, "loc_iou": 0.3, "cam_iou": 0.2, "point_game": 0.3,
+         "target_recall": 0.95, "recall_unit": "parts", "split_checked_recall": 12 / 13, "split_checked_defects": 13,
+         "split_recall_interval": [0.77, 1.0], "recall_inside_interval": True, "expected_recall": 0.94}
+    lines = quality.targets({"S5": m}, {"S5": 0.6})
+    recall = next(line for line in lines if line.startswith("- S5 test recall"))
+    assert "share of defective tiles with every image caught 0.923" in recall and "13 test parts" in recall
+    assert recall.count("**not met**") == 1 and recall.endswith("**met**")  # 0.05 off the target; inside
+    row = next(quality.result_rows({"S5": {**m, **dict.fromkeys(
+        ("threshold", "f1", "energy_inside", "attention_iou", "attention_point_game", "loc_threshold", "loc_dice"),
+        0.5)}}, {"S5": 0.6}, {"S5": 20.0}))
+    assert row[4] == "12/13" and row[5] == "0.940 [0.770, 1.000]"

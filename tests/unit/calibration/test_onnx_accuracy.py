@@ -43,7 +43,7 @@ def validation(small_onnx, uint8_batches):
 def test_within_the_guard_nothing_returns_to_float(small_onnx, uint8_batches, validation, tmp_path):
     samples, threshold = validation
     out = tmp_path / "int8.onnx"
-    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, lambda p, l: threshold, max_drop=1.0)
+    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, lambda p, l, parts: threshold, max_drop=1.0)
     assert result.kept_float == [] and result.trials == 1
     assert _has_qdq(out)
 
@@ -51,7 +51,7 @@ def test_within_the_guard_nothing_returns_to_float(small_onnx, uint8_batches, va
 def test_groups_return_to_float_until_the_guard_holds(small_onnx, uint8_batches, validation, tmp_path):
     samples, threshold = validation
     out = tmp_path / "int8.onnx"
-    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, lambda p, l: threshold, max_drop=0.0)
+    result = quantize_qdq_with_accuracy_control(small_onnx, out, uint8_batches, samples, lambda p, l, parts: threshold, max_drop=0.0)
     assert result.quantized_metric < result.initial_metric  # plain INT8 flipped decisions at the median
     assert result.kept_float and result.final_metric == result.initial_metric
     assert result.trials > len(result.kept_float)  # ranking trials, then the reverting ones
@@ -74,4 +74,4 @@ def test_a_guard_only_float_can_meet_is_refused(small_onnx, uint8_batches, valid
     monkeypatch.setattr(accuracy, "guard_metric", lambda prob, samples, rule: float(np.array_equal(prob, fp32)))
     with pytest.raises(CalibrationError, match="unless every layer is in float"):
         quantize_qdq_with_accuracy_control(small_onnx, tmp_path / "int8.onnx", uint8_batches, samples,
-                                           lambda p, l: threshold, max_drop=0.0)
+                                           lambda p, l, parts: threshold, max_drop=0.0)

@@ -38,14 +38,28 @@ def test_ignored_scope_keeps_heads_float_default_does_not(small_onnx, uint8_batc
 def test_guard_metric_is_the_worse_of_recall_and_agreement():
     samples = [GuardSample(np.zeros((4, 1)), np.array([1, 1, 0, 0]), np.array([True, True, False, True]))]
     # decisions at 0.5: [1, 0, 0, 1] -> recall 0.5, agreement 0.75
-    at_half = lambda prob, labels: 0.5  # noqa: E731
+    at_half = lambda prob, labels, parts: 0.5  # noqa: E731
     assert guard_metric(np.array([0.9, 0.1, 0.2, 0.8]), samples, at_half) == 0.5
     assert guard_metric(np.array([0.9, 0.9, 0.2, 0.8]), samples, at_half) == 1.0
     # Judged at the threshold its own rule picks: every score shifted down by 0.15 loses nothing.
-    lowest_defect = lambda prob, labels: float(prob[labels == 1].min())  # noqa: E731
+    lowest_defect = lambda prob, labels, parts: float(prob[labels == 1].min())  # noqa: E731
     assert guard_metric(np.array([0.75, 0.75, 0.05, 0.75]), samples, lowest_defect) == 1.0
     # A score outside [0, 1] is a fault on the line, which stops the part: not the accept FP32 gave.
     assert guard_metric(np.array([0.75, 0.75, -0.1, 0.75]), samples, lowest_defect) == 0.75
+
+
+def test_the_guard_hands_the_threshold_rule_each_frame_s_part():
+    # The export's rule ranks parts, so the guard judges a candidate at the threshold the line will use.
+    from calibration.guard import guard_samples
+
+    parts = ["a", "a", None, "b", "b"]
+    samples = guard_samples(np.zeros((5, 1)), np.array([1, 1, 0, 1, 0]), np.ones(5, bool), batch=2, parts=parts)
+    seen = []
+    guard_metric(np.full(5, 0.9), samples, lambda prob, labels, names: seen.append(names) or 0.5)
+    assert seen == [parts]
+    unnamed = guard_samples(np.zeros((3, 1)), np.array([1, 0, 1]), np.ones(3, bool), batch=2)
+    guard_metric(np.full(3, 0.9), unnamed, lambda prob, labels, names: seen.append(names) or 0.5)
+    assert seen[-1] == [None, None, None]
 
 
 def test_accuracy_control_route_returns_a_quantized_model(small_onnx, uint8_batches):
@@ -58,7 +72,7 @@ def test_accuracy_control_route_returns_a_quantized_model(small_onnx, uint8_batc
     for i, batch in enumerate(uint8_batches):
         prob = compiled(batch)[0]
         samples.append(GuardSample(batch, np.array([i % 2, 1, 0, 1]), prob >= threshold))
-    quantized = quantize_ir_with_accuracy_control(model, uint8_batches, samples, lambda p, l: threshold, max_drop=0.5)
+    quantized = quantize_ir_with_accuracy_control(model, uint8_batches, samples, lambda p, l, parts: threshold, max_drop=0.5)
     assert any(op.get_type_name() == "FakeQuantize" for op in quantized.get_ops())
     assert quantized.outputs[0].get_any_name() == "defect_prob"
 

@@ -125,3 +125,21 @@ def test_images_of_one_part_stay_together_and_without_parts_the_split_is_unchang
     # a dataset without parts.csv splits exactly as before
     (root / "parts.csv").unlink()
     assert make_split(scan_dataset(root), 0.2, seed=0).digest() == before.digest()
+
+
+def test_the_manifest_keeps_the_parts_and_names_none_where_there_are_none(make_dataset, tmp_path):
+    root = make_dataset(COUNTS)
+    plain = json.loads(write_manifest(make_split(scan_dataset(root), 0.2, seed=0), tmp_path / "a.json").read_text())
+    # Without parts.csv the entries are the three keys they always were, so old digests still hold.
+    assert all(set(e) == {"image", "label", "mask"} for name in ("train", "val", "test") for e in plain[name])
+    defects = sorted((root / "images" / "train" / "defective").iterdir())
+    _write_parts(root, [(p.relative_to(root).as_posix(), "tile-b") for p in defects[:3]])
+    manifest = make_split(scan_dataset(root), 0.2, seed=0)
+    path = write_manifest(manifest, tmp_path / "b.json")
+    again = read_manifest(path, root)
+    assert [s.part for s in again.train + again.val] == [s.part for s in manifest.train + manifest.val]
+    assert sum(s.part == "tile-b" for s in again.train + again.val) == 3
+    # The parts are part of what the digest covers: the same files with parts named are another split.
+    assert again.digest() == manifest.digest() != plain["digest"]
+    raw = json.loads(path.read_text())
+    assert sum("part" in e for name in ("train", "val", "test") for e in raw[name]) == 3

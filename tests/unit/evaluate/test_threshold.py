@@ -3,6 +3,7 @@ threshold chosen on validation."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -20,6 +21,7 @@ from gain_mtl.evaluate.threshold import (
     RecallWarning,
     choose_threshold,
     defects_needed,
+    part_recall,
     recall_check,
     recall_interval,
     split_recall_interval,
@@ -130,6 +132,78 @@ def test_confidence_holds_in_simulation():
     # The old rule (catch ceil(0.9 n) of the validation defects) reaches the target about half the time.
     old = np.array([1.0 - np.sort(_split(n, 0, s)[0])[n - math.ceil(target * n)] for s in range(trials)])
     assert np.mean(old >= target) < 0.7
+
+
+def _tiles(n_parts: int, per_part: int, seed: int) -> np.ndarray:
+    """Defect scores of ``n_parts`` parts shot ``per_part`` times: a part's shots score alike."""
+    rng = np.random.default_rng(seed)
+    return np.repeat(0.1 + 0.8 * rng.uniform(size=n_parts), per_part) + rng.uniform(-0.1, 0.1, n_parts * per_part)
+
+
+def test_with_parts_the_confidence_holds_where_counting_images_overstates_it():
+    """Six shots of one part are not six defects: ranked as images, 30 parts x 6 shots promise a
+    confidence they do not reach; ranked as parts (by their lowest shot), they keep it."""
+    population = np.sort(_tiles(100_000, 1, seed=10**6))  # a new part's shot: one draw of the same model
+    n_parts, per_part, target, confidence, trials = 30, 6, 0.8, 0.8, 500
+    names = [f"tile-{i}" for i in range(n_parts) for _ in range(per_part)]
+    label = np.ones(n_parts * per_part, int)
+    reached, stated = {"parts": [], "images": []}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecallWarning)
+        for seed in range(trials):
+            prob = _tiles(n_parts, per_part, seed)
+            for rule, parts in (("parts", names), ("images", None)):
+                choice = choose_threshold(prob, label, target, confidence, parts=parts)
+                true_recall = 1.0 - np.searchsorted(population, choice.threshold) / population.size
+                reached[rule].append(true_recall >= target)
+                stated[rule] = choice.recall_confidence_achieved
+    assert choice.n_val_defects == 180 and choice.n_val_defect_parts is None
+    assert np.mean(reached["parts"]) >= stated["parts"] >= confidence
+    assert np.mean(reached["images"]) < confidence - 0.08 < stated["images"]
+
+
+def test_a_part_is_ranked_by_its_lowest_defect_image():
+    # Two parts of three shots; part b's lowest shot (0.3) is below every shot of part a.
+    prob = np.array([0.9, 0.8, 0.7, 0.95, 0.3, 0.6, 0.1, 0.2])
+    label = np.array([1, 1, 1, 1, 1, 1, 0, 0])
+    parts = ["a", "a", "a", "b", "b", "b", None, None]
+    with pytest.warns(RecallWarning, match=r"validation holds 2 defective parts \(6 images\)"):
+        choice = choose_threshold(prob, label, 0.9, 0.9, parts=parts)
+    assert (choice.n_val_defects, choice.n_val_defect_parts, choice.threshold_rank) == (6, 2, 1)
+    assert 0.2 < choice.threshold <= 0.3 and choice.expected_recall == pytest.approx(2 / 3)
+    # No part named: ranked image by image, exactly as without parts. Parts named on normals only:
+    # each defect image is a part of its own, so the same ranks, stated as parts.
+    plain = choose_threshold(prob, label, 0.5, 0.5)
+    assert choose_threshold(prob, label, 0.5, 0.5, parts=[None] * 8) == plain
+    own = choose_threshold(prob, label, 0.5, 0.5, parts=[None] * 6 + ["n", "n"])
+    assert own == dataclasses.replace(plain, n_val_defect_parts=6)
+    with pytest.raises(ValueError, match="parts names 3 images but there are 8 scores"):
+        choose_threshold(prob, label, 0.5, 0.5, parts=["a"] * 3)
+
+
+def test_part_recall_counts_parts_with_every_defect_image_caught():
+    prob = np.array([0.9, 0.4, 0.8, 0.7, 0.6, 0.9])
+    label = np.array([1, 1, 1, 1, 1, 0])
+    parts = ["a", "a", "b", "b", None, "a"]  # a normal shot of part a does not count
+    assert part_recall(prob, label, 0.5, parts) == (2, 3)  # b and the unnamed image; a misses its 0.4
+    assert part_recall(prob, label, 0.3, parts) == (3, 3)
+    assert part_recall(prob, label, 0.5, None) == (4, 5)  # without parts: images
+
+
+def test_a_threshold_ranked_on_parts_is_checked_on_the_split_parts():
+    val = _tiles(60, 6, seed=2)
+    names = [f"t{i}" for i in range(60) for _ in range(6)]
+    meta = choose_threshold(val, np.ones(360, int), 0.9, 0.8, parts=names).to_dict()
+    assert meta["n_val_defect_parts"] == 60
+    check = recall_check(meta, 0.97, 120, parts_caught=(19, 20))
+    assert check["recall_unit"] == "parts" and check["split_checked_defects"] == 20
+    assert check["split_checked_recall"] == pytest.approx(0.95)
+    low, high = check["split_recall_interval"]
+    assert check["split_recall_interval"] == list(split_recall_interval(60, meta["threshold_rank"], 20))
+    assert check["recall_inside_interval"] == (low <= 0.95 <= high)
+    assert not recall_check(meta, 0.97, 120, parts_caught=(5, 20))["recall_inside_interval"]
+    with pytest.raises(ValueError, match="rank counts parts"):
+        recall_check(meta, 0.97, 120)
 
 
 def test_split_interval_covers_measured_recall():

@@ -11,7 +11,8 @@ def test_report_shows_each_thresholds_recall_interval_and_one_warning_per_text()
     recall = {"threshold_precision": 0.8, "expected_recall": 0.9474, "expected_recall_interval": [0.8467, 0.9972],
               "recall_interval_level": 0.9, "recall_confidence": 0.9, "recall_confidence_achieved": 0.6028,
               "threshold_rank": 1, "n_val_defects": 18, "threshold_supported": False, "threshold_warning": warning}
-    int8 = {**recall, "threshold_rank": 2, "expected_recall_interval": [0.8, 0.99]}
+    # Where validation named parts, the rank counts parts.
+    int8 = {**recall, "threshold_rank": 2, "expected_recall_interval": [0.8, 0.99], "n_val_defect_parts": 15}
     spec = BundleSpec(input=InputSpec(64, 64), thresholds={"fp32": {"onnx": 0.17}, "int8": {"onnx": 0.22}},
                       threshold_recall={"fp32": {"onnx": recall}, "int8": {"onnx": int8}},
                       target_recall=0.95, localization_threshold=0.45, strategy="S5", backbone="b")
@@ -19,6 +20,6 @@ def test_report_shows_each_thresholds_recall_interval_and_one_warning_per_text()
     details = {"cost": cost, "onnx": "opset 17", "parity": {}}
     text = render_report(spec, details, None)
     assert "Localization threshold (defect regions): 0.45" in text
-    assert "| fp32 (onnx) | 0.1700 | 0.8000 | 0.9474 | 0.8467-0.9972 | 0.6028 | 18 of 18 | False |" in text
-    assert "| int8 (onnx) | 0.2200 | 0.8000 | 0.9474 | 0.8000-0.9900 | 0.6028 | 17 of 18 | False |" in text
+    assert "| fp32 (onnx) | 0.1700 | 0.8000 | 0.9474 | 0.8467-0.9972 | 0.6028 | 18 of 18 images | False |" in text
+    assert "| int8 (onnx) | 0.2200 | 0.8000 | 0.9474 | 0.8000-0.9900 | 0.6028 | 14 of 15 parts | False |" in text
     assert text.count(warning) == 1 and f"- fp32 (onnx), int8 (onnx): {warning}" in text
