@@ -93,7 +93,8 @@ class BundleSpec:
     target_recall: float | None = None
     # precision -> artifact format -> what validation says of that threshold's recall on new parts:
     # expected_recall (mean) and expected_recall_interval [low, high] at recall_interval_level,
-    # recall_confidence asked and recall_confidence_achieved, threshold_rank of n_val_defects,
+    # recall_confidence asked and recall_confidence_achieved, threshold_rank of n_val_defects (of
+    # n_val_defect_parts where validation names parts),
     # threshold_supported and threshold_warning (too few validation defects for the target).
     threshold_recall: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # Probability at or above which a localization-map pixel is defect (the defect regions of an

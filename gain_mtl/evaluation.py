@@ -32,7 +32,7 @@ def split_samples(data_root: Path, split: str, config, meta: dict[str, Any]):
         manifest = make_split(scan_dataset(data_root), config.data.val_ratio, config.data.seed)
     except DataError as exc:
         raise EvalError(f"data folder {data_root} fails the data check: {exc}") from None
-    if split == "val" and meta.get("split_digest") not in (None, manifest.digest()):
+    if split == "val" and meta.get("split_digest") is not None and not manifest.matches(meta["split_digest"]):
         raise EvalError(
             f"{data_root} gives another train/val split than the checkpoint was trained on; "
             "evaluate val on the training data folder, or use --split test"

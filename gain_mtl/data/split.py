@@ -56,7 +56,7 @@ class SplitManifest:
     def parts(self) -> dict[str, list[Sample]]:
         return {"train": self.train, "val": self.val, "test": self.test}
 
-    def _entry(self, sample: Sample) -> dict[str, Any]:
+    def _entry(self, sample: Sample, parts: bool = True) -> dict[str, Any]:
         def rel(path: Path) -> str:
             try:
                 return path.relative_to(self.root).as_posix()
@@ -69,15 +69,21 @@ class SplitManifest:
         entry = {"image": rel(sample.image), "label": sample.label,
                  "mask": rel(sample.mask) if sample.mask else None}
         # Only where named, so a manifest of a dataset without parts (and its digest) stays as it was.
-        return entry if sample.part is None else {**entry, "part": sample.part}
+        return entry if sample.part is None or not parts else {**entry, "part": sample.part}
 
-    def _lists(self) -> dict[str, list[dict[str, Any]]]:
-        return {name: [self._entry(s) for s in samples] for name, samples in self.parts().items()}
+    def _lists(self, parts: bool = True) -> dict[str, list[dict[str, Any]]]:
+        return {name: [self._entry(s, parts) for s in samples] for name, samples in self.parts().items()}
 
-    def digest(self) -> str:
+    def digest(self, parts: bool = True) -> str:
         """sha256 of the file lists (relative paths, labels, masks, parts), recorded in checkpoints."""
-        payload = json.dumps(self._lists(), sort_keys=True, separators=(",", ":")).encode()
+        payload = json.dumps(self._lists(parts), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(payload).hexdigest()
+
+    def matches(self, digest: str | None) -> bool:
+        """Whether ``digest`` is this split's: as recorded now, or as a run recorded it before
+        manifests named parts (the same files, labels and masks), so such runs still resume,
+        evaluate and export."""
+        return digest in (self.digest(), self.digest(parts=False))
 
     def to_json(self) -> dict[str, Any]:
         lists = self._lists()
@@ -112,7 +118,7 @@ class SplitManifest:
                     "instead of editing one"
                 ) from None
         manifest = cls(root=root, seed=data.get("seed"), val_ratio=data.get("val_ratio"), **parts)
-        if data.get("digest") not in (None, manifest.digest()):
+        if data.get("digest") is not None and not manifest.matches(data["digest"]):
             raise DataError(
                 "split manifest's file lists do not match its digest (edited by hand?); "
                 "make a new split instead of editing one"

@@ -27,10 +27,12 @@ those images are not independent draws: six exposures of one tile rise and fall 
 counting them as six defects makes the interval as narrow as six tiles would. With parts, the unit
 is the defective part and its score is the lowest of its defect images: rejecting at or above
 s_(j) of those n part scores catches every image of a new defective part with a probability R_j ~
-Beta(n - j + 1, j), and the share of a new part's images caught is at least that, so the stated
-recall is a lower bound on the image recall. An image without a part is a part of its own, so a
-dataset without parts is ranked image by image, as before. ``part_recall`` measures the same
-quantity on another split, which is what ``recall_check`` holds against the promise.
+Beta(n - j + 1, j). A line sees one of a part's images, whichever it happens to be, and catches it
+at least that often: the stated recall is a lower bound on the recall per new part (the mean over
+parts of the share of each part's images caught; pooled over images it is the same where every
+part has as many images). An image without a part is a part of its own, so a dataset without parts
+is ranked image by image, as before. ``part_recall`` measures the same quantity on another split,
+which is what ``recall_check`` holds against the promise.
 
 Placement: any threshold between s_(j) and the next lower score gives the same validation
 decisions; the highest of them (s_(j) itself) leaves no margin, so a part scoring a hair lower in
@@ -126,14 +128,16 @@ def _part_scores(prob: np.ndarray, parts: list[str | None]) -> np.ndarray:
     return np.array([prob[g].min() for g in groups], dtype=np.float64)
 
 
-def _named_parts(parts: Sequence[str | None] | None, n: int) -> list[str | None] | None:
-    """``parts`` as a list checked against ``n`` scores; None when it names no part at all."""
+def _defect_parts(parts: Sequence[str | None] | None, label: np.ndarray) -> list[str | None] | None:
+    """The part of each defect image (``parts`` aligned with ``label``); None when no defect image
+    names one, so the defects are ranked image by image."""
     if parts is None:
         return None
     parts = list(parts)
-    if len(parts) != n:
-        raise ValueError(f"parts names {len(parts)} images but there are {n} scores")
-    return parts if any(p is not None for p in parts) else None
+    if len(parts) != len(label):
+        raise ValueError(f"parts names {len(parts)} images but there are {len(label)} scores")
+    named = [p for p, defect in zip(parts, label) if defect]
+    return named if any(p is not None for p in named) else None
 
 
 def part_recall(prob: np.ndarray, label: np.ndarray, threshold: float,
@@ -141,8 +145,8 @@ def part_recall(prob: np.ndarray, label: np.ndarray, threshold: float,
     """(defective parts with every defect image rejected at ``threshold``, defective parts): the
     quantity the threshold's promise is about when validation named parts."""
     prob, label = np.asarray(prob, dtype=np.float64), np.asarray(label).astype(bool)
-    named = _named_parts(parts, len(prob)) or [None] * len(prob)
-    lowest = _part_scores(prob[label], [p for p, d in zip(named, label) if d])
+    named = _defect_parts(parts, label)
+    lowest = prob[label] if named is None else _part_scores(prob[label], named)
     return int(flagged(lowest, threshold).sum()), int(lowest.size)
 
 
@@ -188,8 +192,8 @@ def recall_check(meta: Mapping[str, Any], recall: float, split_defects: int,
 
     ``meta`` is a checkpoint's meta (the ``ThresholdChoice`` fields). When its rank counts parts,
     the check is on ``parts_caught`` (``part_recall`` of the split: parts with every defect image
-    caught, defective parts), the quantity the rank promised; ``recall`` (of images) is then at
-    least that. ``split_recall_interval`` is the interval for this split's number of defects (or
+    caught, defective parts), the quantity the rank promised, and ``recall`` and ``split_defects``
+    (of images) are not used. ``split_recall_interval`` is the interval for this split's number of defects (or
     parts) and ``recall_inside_interval`` the check against it; both are None without a rank (no
     validation defects, or a checkpoint written before the rule) or without defects in the split.
     """
@@ -201,7 +205,7 @@ def recall_check(meta: Mapping[str, Any], recall: float, split_defects: int,
         if parts_caught is None:
             raise ValueError("the threshold's rank counts parts: pass the split's parts_caught (part_recall)")
         caught, count = parts_caught
-        measured = caught / count if count else 0.0
+        measured = caught / count if count else None
     checked = {"recall_unit": unit, "split_checked_defects": count, "split_checked_recall": measured}
     if rank is None or not n_val or not count:
         return {**promised, **checked, "split_recall_interval": None, "recall_inside_interval": None}
@@ -243,11 +247,11 @@ def choose_threshold(
     _check_unit("level", level, one_allowed=False)
     prob = np.asarray(prob, dtype=np.float64)
     label = np.asarray(label).astype(bool)
-    named = _named_parts(parts, len(prob))
+    named = _defect_parts(parts, label)
     if named is None:
         positives, n_parts = np.sort(prob[label]), None
     else:
-        positives = np.sort(_part_scores(prob[label], [p for p, d in zip(named, label) if d]))
+        positives = np.sort(_part_scores(prob[label], named))
         n_parts = int(positives.size)
     n = int(positives.size)
     common = {"target_recall": target_recall, "recall_confidence": confidence, "n_val_defects": int(label.sum()),
@@ -269,11 +273,13 @@ def choose_threshold(
     text = None
     if not supported:
         needed = defects_needed(target_recall, confidence)
-        need = "cannot be supported by any number of defects" if math.isinf(needed) else f"needs at least {int(needed)}"
+        unit = "defects" if n_parts is None else "defective parts"
+        need = (f"cannot be supported by any number of {unit}" if math.isinf(needed)
+                else f"needs at least {int(needed)} {unit}")
         what = ("defect" if n == 1 else "defects") if n_parts is None else \
             f"defective part{'' if n == 1 else 's'} ({int(label.sum())} images)"
-        text = (f"validation holds {n} {what}; target recall {target_recall:g} with "
-                f"confidence {confidence:g} {need}; add defects or lower train.target_recall / train.recall_confidence")
+        text = (f"validation holds {n} {what}; target recall {target_recall:g} with confidence {confidence:g} "
+                f"{need}; add {unit} to validation or lower train.target_recall / train.recall_confidence")
         warnings.warn(text, RecallWarning, stacklevel=2)
     threshold = _mid_gap(prob, float(positives[rank - 1]))
     return ThresholdChoice(

@@ -59,6 +59,6 @@ def load_run(checkpoint: str | Path, data_root: str | Path) -> RunData:
             f"{split_path}: the validation split has no {' and no '.join(absent)} images; thresholds and INT8 "
             "calibration need both classes: add such images and re-train with a larger data.val_ratio"
         )
-    if manifest.digest() != meta["split_digest"]:
+    if not manifest.matches(meta["split_digest"]):
         raise ExportError(f"{split_path} is not the split {checkpoint} was trained on (digest differs); use that run's folder")
     return RunData(model, config, meta, manifest, run_dir)

@@ -292,7 +292,7 @@ class Trainer:
         self.manifest = check_data(self.data_root, config)
         if self.resume_state is not None:
             stored = self.resume_state["meta"]["split_digest"]
-            if stored != self.manifest.digest():
+            if not self.manifest.matches(stored):
                 raise TrainError(
                     f"{self.data_root} gives another train/val split than the run in {self.run_dir} "
                     "(files added or removed?); resume with the same data folder"

@@ -110,7 +110,8 @@ def test_the_robustness_target_names_every_model_and_perturbation_below_it(quali
 def test_the_recall_target_is_checked_on_the_tiles_the_threshold_promised(quality):
     m = {"auroc": 0.97, "recall": 1.0, "precision": 0.6, "loc_iou": 0.3, "cam_iou": 0.2, "point_game": 0.3,
          "target_recall": 0.95, "recall_unit": "parts", "split_checked_recall": 12 / 13, "split_checked_defects": 13,
-         "split_recall_interval": [0.77, 1.0], "recall_inside_interval": True, "expected_recall": 0.94}
+         "split_recall_interval": [0.77, 1.0], "recall_inside_interval": True, "expected_recall": 0.94,
+         "n_defective": 67}
     lines = quality.targets({"S5": m}, {"S5": 0.6})
     recall = next(line for line in lines if line.startswith("- S5 test recall"))
     assert "share of defective tiles with every image caught 0.923" in recall and "13 test parts" in recall

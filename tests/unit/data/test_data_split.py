@@ -143,3 +143,21 @@ def test_the_manifest_keeps_the_parts_and_names_none_where_there_are_none(make_d
     assert again.digest() == manifest.digest() != plain["digest"]
     raw = json.loads(path.read_text())
     assert sum("part" in e for name in ("train", "val", "test") for e in raw[name]) == 3
+
+
+def test_a_digest_recorded_before_manifests_named_parts_still_matches(make_dataset, tmp_path):
+    """Runs made before the manifest carried parts resume, evaluate and export on the same files."""
+    root = make_dataset(COUNTS)
+    defects = sorted((root / "images" / "train" / "defective").iterdir())
+    _write_parts(root, [(p.relative_to(root).as_posix(), "tile-b") for p in defects[:3]])
+    manifest = make_split(scan_dataset(root), 0.2, seed=0)
+    old = manifest.digest(parts=False)
+    assert old != manifest.digest() and manifest.matches(old) and manifest.matches(manifest.digest())
+    assert not make_split(scan_dataset(root), 0.2, seed=1).matches(old)
+    raw = manifest.to_json()
+    for name in ("train", "val", "test"):  # split.json as written before: no part keys, the old digest
+        raw[name] = [{k: v for k, v in e.items() if k != "part"} for e in raw[name]]
+    raw["digest"] = old
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps(raw))
+    assert read_manifest(path, root).digest() == old

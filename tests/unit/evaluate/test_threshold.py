@@ -77,7 +77,8 @@ def test_threshold_sits_mid_gap_below_the_chosen_defect():
 def test_too_few_defects_warn_with_the_number_needed():
     prob, label = _split(21, 20)
     with pytest.warns(RecallWarning, match="validation holds 21 defects; target recall 0.9 with confidence 0.9 "
-                                           "needs at least 22; add defects or lower train.target_recall"):
+                                           "needs at least 22 defects; add defects to validation or lower "
+                                           "train.target_recall"):
         choice = choose_threshold(prob, label, 0.9, 0.9)
     assert not choice.threshold_supported and choice.threshold_rank == 1
     assert "needs at least 22" in choice.threshold_warning
@@ -167,16 +168,19 @@ def test_a_part_is_ranked_by_its_lowest_defect_image():
     prob = np.array([0.9, 0.8, 0.7, 0.95, 0.3, 0.6, 0.1, 0.2])
     label = np.array([1, 1, 1, 1, 1, 1, 0, 0])
     parts = ["a", "a", "a", "b", "b", "b", None, None]
-    with pytest.warns(RecallWarning, match=r"validation holds 2 defective parts \(6 images\)"):
+    with pytest.warns(RecallWarning, match=r"validation holds 2 defective parts \(6 images\); .* needs at "
+                                           r"least 22 defective parts; add defective parts to validation"):
         choice = choose_threshold(prob, label, 0.9, 0.9, parts=parts)
     assert (choice.n_val_defects, choice.n_val_defect_parts, choice.threshold_rank) == (6, 2, 1)
     assert 0.2 < choice.threshold <= 0.3 and choice.expected_recall == pytest.approx(2 / 3)
-    # No part named: ranked image by image, exactly as without parts. Parts named on normals only:
-    # each defect image is a part of its own, so the same ranks, stated as parts.
+    # No defect image names a part (none at all, or normals only): ranked image by image, as without parts.
     plain = choose_threshold(prob, label, 0.5, 0.5)
-    assert choose_threshold(prob, label, 0.5, 0.5, parts=[None] * 8) == plain
-    own = choose_threshold(prob, label, 0.5, 0.5, parts=[None] * 6 + ["n", "n"])
-    assert own == dataclasses.replace(plain, n_val_defect_parts=6)
+    for unnamed in ([None] * 8, [None] * 6 + ["n", "n"]):
+        assert choose_threshold(prob, label, 0.5, 0.5, parts=unnamed) == plain
+    # One named defect part among unnamed ones: the rest are parts of their own, stated as parts.
+    one = choose_threshold(prob, label, 0.5, 0.5, parts=["a", "a"] + [None] * 6)
+    # Part scores 0.3, 0.6, 0.7, 0.8 (a: 0.9 and 0.8), 0.95; P(Beta(5 - j + 1, j) >= 0.5) >= 0.5 up to j = 3.
+    assert (one.n_val_defect_parts, one.threshold_rank) == (5, 3) and 0.6 < one.threshold <= 0.7
     with pytest.raises(ValueError, match="parts names 3 images but there are 8 scores"):
         choose_threshold(prob, label, 0.5, 0.5, parts=["a"] * 3)
 
@@ -188,6 +192,7 @@ def test_part_recall_counts_parts_with_every_defect_image_caught():
     assert part_recall(prob, label, 0.5, parts) == (2, 3)  # b and the unnamed image; a misses its 0.4
     assert part_recall(prob, label, 0.3, parts) == (3, 3)
     assert part_recall(prob, label, 0.5, None) == (4, 5)  # without parts: images
+    assert part_recall(prob, label, 0.5, [None] * 5 + ["a"]) == (4, 5)  # a part named on a normal only
 
 
 def test_a_threshold_ranked_on_parts_is_checked_on_the_split_parts():
@@ -204,6 +209,8 @@ def test_a_threshold_ranked_on_parts_is_checked_on_the_split_parts():
     assert not recall_check(meta, 0.97, 120, parts_caught=(5, 20))["recall_inside_interval"]
     with pytest.raises(ValueError, match="rank counts parts"):
         recall_check(meta, 0.97, 120)
+    nothing = recall_check(meta, 0.0, 0, parts_caught=(0, 0))  # a split without defects checks nothing
+    assert nothing["split_checked_recall"] is None and nothing["recall_inside_interval"] is None
 
 
 def test_split_interval_covers_measured_recall():

@@ -7,7 +7,7 @@ from gain_mtl.export.report import render_report
 
 
 def test_report_shows_each_thresholds_recall_interval_and_one_warning_per_text():
-    warning = "validation holds 18 defects; target recall 0.95 with confidence 0.9 needs at least 45"
+    warning = "validation holds 18 defects; target recall 0.95 with confidence 0.9 needs at least 45 defects"
     recall = {"threshold_precision": 0.8, "expected_recall": 0.9474, "expected_recall_interval": [0.8467, 0.9972],
               "recall_interval_level": 0.9, "recall_confidence": 0.9, "recall_confidence_achieved": 0.6028,
               "threshold_rank": 1, "n_val_defects": 18, "threshold_supported": False, "threshold_warning": warning}
