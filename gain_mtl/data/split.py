@@ -151,7 +151,8 @@ def make_split(samples: Sequence[Sample], val_ratio: float, seed: int) -> SplitM
 
     Deterministic for a seed: samples are sorted first, each class is shuffled by its own
     generator, so adding normals never reshuffles the defectives. The images of one part
-    (``parts.csv``, edge/layout.py) stay together: validation holds parts the model never saw.
+    (``parts.csv``, edge/layout.py) stay together, counted with the defectives when any of them is
+    one: validation holds parts the model never saw.
     """
     if not samples:
         raise DataError("no samples to split; scan a dataset folder first")
@@ -159,10 +160,15 @@ def make_split(samples: Sequence[Sample], val_ratio: float, seed: int) -> SplitM
     if len(roots) != 1:
         raise DataError(f"samples come from several data roots ({', '.join(map(str, sorted(roots)))}); use one")
     ordered = sorted(samples, key=lambda s: str(s.image))
+    # A part is stratified by its worst image, so a part shot both good and defective stays whole.
+    part_label: dict[str, int] = {}
+    for s in ordered:
+        if s.part is not None and s.split == "train":
+            part_label[s.part] = max(part_label.get(s.part, s.label), s.label)
     train: list[Sample] = []
     val: list[Sample] = []
     for label in sorted({s.label for s in ordered}):
-        group = [s for s in ordered if s.split == "train" and s.label == label]
+        group = [s for s in ordered if s.split == "train" and part_label.get(s.part, s.label) == label]
         kept, held = holdout_parts(group, val_ratio, random.Random(f"{seed}:{label}"), lambda s: s.part)
         train += [replace(s, split="train") for s in kept]
         val += [replace(s, split="val") for s in held]

@@ -161,3 +161,19 @@ def test_a_digest_recorded_before_manifests_named_parts_still_matches(make_datas
     path = tmp_path / "split.json"
     path.write_text(json.dumps(raw))
     assert read_manifest(path, root).digest() == old
+
+
+def test_a_part_shot_good_and_defective_stays_on_one_side(make_dataset):
+    root = make_dataset(COUNTS)
+    normals = sorted((root / "images" / "train" / "normal").iterdir())
+    defects = sorted((root / "images" / "train" / "defective").iterdir())
+    # One part seen twice good and once defective (a defect visible from one view only).
+    _write_parts(root, [(p.relative_to(root).as_posix(), "tile-m") for p in (normals[3], normals[9], defects[2])])
+    samples = scan_dataset(root)
+    sides = set()
+    for seed in range(12):
+        manifest = make_split(samples, 0.3, seed=seed)
+        where = {name for name, items in manifest.parts().items() for s in items if s.part == "tile-m"}
+        assert len(where) == 1
+        sides |= where
+    assert sides == {"train", "val"}  # counted with the defectives, it is drawn like them, both ways
