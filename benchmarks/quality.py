@@ -278,6 +278,14 @@ def plot_curves(runs: dict[str, Path], path: Path) -> None:
     plt.close(fig)
 
 
+def bf16_units(device: dict) -> str:
+    """What runs the bf16 training on this CPU: the models differ between AMX and AVX-512 BF16
+    kernels as between two seeds, so the report names it."""
+    isa = set(device.get("cpu", {}).get("isa", []))
+    found = [name for name in ("amx_bf16", "avx512_bf16") if name in isa]
+    return ", ".join(found) if found else "no bf16 instructions"
+
+
 def verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
@@ -392,7 +400,8 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
         f"- Decision threshold: chosen on validation for recall >= {args.target_recall} with the confidence "
         "stated in metrics.json; localization threshold: chosen on validation (mean IoU). Neither sees the "
         "test split.",
-        f"- Machine: {device.get('cpu', {}).get('model', platform.processor())}, {os.cpu_count()} cores, no GPU; "
+        f"- Machine: {device.get('cpu', {}).get('model', platform.processor())} ({bf16_units(device)}), "
+        f"{os.cpu_count()} cores, no GPU; "
         f"Python {platform.python_version()}, torch {torch.__version__}.",
         "",
         "## Test split",
