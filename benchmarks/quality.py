@@ -394,7 +394,8 @@ def write_report(args, results: dict[str, dict], runs: dict[str, Path], evals: d
         "exposure of a tile in the same split, as are train and val: `parts.csv`, edge/layout.py), the full "
         f"training split: {counts['train_normal']} normal + {counts['train_defective']} defective images of "
         f"{counts['train_normal_parts']} + {counts['train_defective_parts']} tiles (train and val, val_ratio "
-        f"{split['val_ratio']} of the tiles: {split['n_val_defects']} validation defects of {split['n_val_defect_parts']} tiles); test: "
+        f"{split['val_ratio']} of the tiles: {split['n_val_defects']} validation defects of "
+        f"{split['n_val_defect_parts']} tiles); test: "
         f"{counts['test_normal']} normal and {counts['test_defective']} defective images of "
         f"{counts['test_normal_parts']} + {counts['test_defective_parts']} tiles, all defects with masks.",
         f"- Decision threshold: chosen on validation for recall >= {args.target_recall} with the confidence "

@@ -43,7 +43,8 @@ def _recall_lines(m: dict[str, Any]) -> list[str]:
         verdict = "inside" if m["recall_inside_interval"] else "**outside**"
         same = " The threshold was chosen on these very images: no independent check." if m["split"] == "val" else ""
         what, measured = ("recall", f"{m['split_checked_recall']:.4f}") if unit == "images" else (
-            "share of parts with every image caught", f"{m['split_checked_recall']:.4f} (image recall {m['recall']:.4f})")
+            "share of parts with every image caught",
+            f"{m['split_checked_recall']:.4f} (image recall {m['recall']:.4f})")
         lines += [
             f"On this split's {m['split_checked_defects']} defective {unit} the measured {what} should lie in "
             f"{low:.4f}-{high:.4f} ({level:.0%}, the interval above widened by the split's own sampling): "

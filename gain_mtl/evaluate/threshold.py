@@ -193,9 +193,10 @@ def recall_check(meta: Mapping[str, Any], recall: float, split_defects: int,
     ``meta`` is a checkpoint's meta (the ``ThresholdChoice`` fields). When its rank counts parts,
     the check is on ``parts_caught`` (``part_recall`` of the split: parts with every defect image
     caught, defective parts), the quantity the rank promised, and ``recall`` and ``split_defects``
-    (of images) are not used. ``split_recall_interval`` is the interval for this split's number of defects (or
-    parts) and ``recall_inside_interval`` the check against it; both are None without a rank (no
-    validation defects, or a checkpoint written before the rule) or without defects in the split.
+    (of images) are not used. ``split_recall_interval`` is the interval for this split's number
+    of defects (or parts) and ``recall_inside_interval`` the check against it; both are None
+    without a rank (no validation defects, or a checkpoint written before the rule) or without
+    defects in the split.
     """
     promised = {key: meta.get(key) for key in CHOICE_KEYS if key not in ("threshold", "threshold_precision")}
     rank = meta.get("threshold_rank")
