@@ -3,7 +3,7 @@
 The manifest (``split.json``) lists every file of train, val and test with paths relative to the
 data root, and the part each shows where ``parts.csv`` names one (the threshold ranks parts), so a
 run can be reproduced on another machine and the INT8 calibration set can later be drawn from val
-only. Its digest covers the file lists alone, so the same split has the same digest
+only. Its digest covers the file lists (and parts) alone, so the same split has the same digest
 wherever the data lives.
 """
 

@@ -31,7 +31,7 @@ def _recall_lines(m: dict[str, Any]) -> list[str]:
               f"It catches every defect image of {n - rank + 1} of the {n} defective validation parts "
               f"({m['n_val_defects']} images; a part's images are not independent, so parts are counted)")
     new_parts = "the recall on new parts" if unit == "images" else \
-        "the share of new defective parts with every image caught (a lower bound on the image recall)"
+        "the share of new defective parts with every image caught (a lower bound on the recall per new part)"
     lines += [
         f"{caught}, so {new_parts} is expected to be "
         f"{m['expected_recall']:.4f}, {level:.0%} interval {low:.4f}-{high:.4f}; the chance that it reaches "

@@ -140,13 +140,23 @@ def _defect_parts(parts: Sequence[str | None] | None, label: np.ndarray) -> list
     return named if any(p is not None for p in named) else None
 
 
+def _ranked_scores(prob: np.ndarray, label: np.ndarray,
+                   parts: Sequence[str | None] | None) -> tuple[np.ndarray, int | None]:
+    """The scores the rule ranks: each defective part's lowest, or each defect image's where no
+    defect names a part; with the number of parts (None when images are ranked)."""
+    named = _defect_parts(parts, label)
+    if named is None:
+        return prob[label], None
+    lowest = _part_scores(prob[label], named)
+    return lowest, int(lowest.size)
+
+
 def part_recall(prob: np.ndarray, label: np.ndarray, threshold: float,
                 parts: Sequence[str | None] | None) -> tuple[int, int]:
     """(defective parts with every defect image rejected at ``threshold``, defective parts): the
     quantity the threshold's promise is about when validation named parts."""
     prob, label = np.asarray(prob, dtype=np.float64), np.asarray(label).astype(bool)
-    named = _defect_parts(parts, label)
-    lowest = prob[label] if named is None else _part_scores(prob[label], named)
+    lowest, _ = _ranked_scores(prob, label, parts)
     return int(flagged(lowest, threshold).sum()), int(lowest.size)
 
 
@@ -248,12 +258,8 @@ def choose_threshold(
     _check_unit("level", level, one_allowed=False)
     prob = np.asarray(prob, dtype=np.float64)
     label = np.asarray(label).astype(bool)
-    named = _defect_parts(parts, label)
-    if named is None:
-        positives, n_parts = np.sort(prob[label]), None
-    else:
-        positives = np.sort(_part_scores(prob[label], named))
-        n_parts = int(positives.size)
+    scores, n_parts = _ranked_scores(prob, label, parts)
+    positives = np.sort(scores)
     n = int(positives.size)
     common = {"target_recall": target_recall, "recall_confidence": confidence, "n_val_defects": int(label.sum()),
               "n_val_defect_parts": n_parts, "recall_interval_level": level}
