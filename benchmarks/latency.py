@@ -30,16 +30,18 @@ from edge.bench import read_report  # noqa: E402
 from edge.bench.fingerprint import device_fingerprint  # noqa: E402
 from edge.bench.profile import openvino_profile, profile_markdown  # noqa: E402
 
-# name -> how to make its model; `speedup` is the issue's target for OpenVINO INT8 vs PyTorch eager FP32.
+# name -> how to make its model; `speedup` is the target for OpenVINO INT8 vs PyTorch eager FP32,
+# `heads` the most the GAIN-MTL heads may cost over a bare classifier of the same backbone (INT8).
 PRESETS: dict[str, dict] = {
-    "tiny": {"config": "tiny", "size": 64, "backbone": None, "epochs": 3, "synth": (40, 30), "speedup": None},
+    "tiny": {"config": "tiny", "size": 64, "backbone": None, "epochs": 3, "synth": (40, 30), "speedup": None,
+             "heads": None},
     "efficientnetv2_s-512": {"config": "default", "size": 512, "backbone": "efficientnetv2_s", "epochs": 1,
-                             "synth": (24, 16), "speedup": 2.5},
+                             "synth": (24, 16), "speedup": 5.0, "heads": 1.25},
     "efficientnet_lite0-512": {"config": "default", "size": 512, "backbone": "tf_efficientnet_lite0", "epochs": 1,
-                               "synth": (24, 16), "speedup": 4.5},
+                               "synth": (24, 16), "speedup": 4.5, "heads": None},
 }
-STRETCH_SPEEDUP = 3.5  # the issue asks for the gap to this for efficientnetv2_s
-PIPELINE_RATIO, TAIL_RATIO = 0.95, 1.5
+PIPELINE_RATIO, TAIL_RATIO, PROCESSES_RATIO = 0.95, 1.5, 1.3
+HEADS_FILE = "heads-cost.json"
 STREAM_FRAMES = 120  # the test parts repeat until the line video is this long
 
 
@@ -89,11 +91,7 @@ def targets(name: str, out: Path) -> list[str]:
         line = (f"OpenVINO INT8 p50 {ov8.latency_ms['p50']:.1f} ms vs PyTorch eager FP32 "
                 f"{torch_row.latency_ms['p50']:.1f} ms: {ratio:.2f}x")
         if goal:
-            line += f" (target {goal}x: {'met' if ratio >= goal else f'missed by {goal - ratio:.2f}x'})"
-        if name.startswith("efficientnetv2_s"):
-            need = torch_row.latency_ms["p50"] / STRETCH_SPEEDUP
-            line += (f"; {STRETCH_SPEEDUP}x needs p50 <= {need:.1f} ms, "
-                     f"{max(0.0, ov8.latency_ms['p50'] - need):.1f} ms to go")
+            line += f" ({_verdict(ratio >= goal, f'>= {goal}x')})"
         lines.append(line)
     elif goal:
         lines.append("OpenVINO INT8 vs PyTorch: not measured (" + ", ".join(
@@ -102,11 +100,36 @@ def targets(name: str, out: Path) -> list[str]:
     if stream.get("status") == "ok":
         ratio, tail = stream["fps_over_throughput"], stream["p99_over_p50"]
         lines.append(f"Pipeline {stream['fps']:.1f} fps = {ratio:.2f} of standalone throughput "
-                     f"{stream['standalone_fps']:.1f} img/s (target {PIPELINE_RATIO}: {'met' if ratio >= PIPELINE_RATIO else 'missed'})")
-        lines.append(f"Frame-to-decision (frames paced at {stream['paced_fps']:.1f} fps, 0.8 of throughput) p50 {stream['frame_to_decision_ms']['p50']:.1f} ms, p99 "
-                     f"{stream['frame_to_decision_ms']['p99']:.1f} ms: p99/p50 {tail:.2f} "
-                     f"(target <= {TAIL_RATIO}: {'met' if tail <= TAIL_RATIO else 'missed'})")
+                     f"{stream['standalone_fps']:.1f} img/s ({_verdict(ratio >= PIPELINE_RATIO, f'>= {PIPELINE_RATIO}')})")
+        lines.append(f"Frame-to-decision (frames paced at {stream['paced_fps']:.1f} fps, 0.8 of the line's capacity) "
+                     f"p50 {stream['frame_to_decision_ms']['p50']:.1f} ms, p99 {stream['frame_to_decision_ms']['p99']:.1f} ms: "
+                     f"p99/p50 {tail:.2f} ({_verdict(tail <= TAIL_RATIO, f'<= {TAIL_RATIO}')})")
+        for row in stream.get("cameras") or []:
+            f2d, tail = row["frame_to_decision_ms"], row["p99_over_p50"]
+            lines.append(f"{row['cameras']} camera(s) on one line at {row['paced_fps_per_camera']:.1f} fps each: p50 "
+                         f"{f2d['p50']:.1f} ms, p99 {f2d['p99']:.1f} ms, p99/p50 {tail:.2f} "
+                         f"({_verdict(tail <= TAIL_RATIO, f'<= {TAIL_RATIO}')}), {row['decisions_lost']} decisions lost")
+        processes = stream.get("processes")
+        if processes and processes.get("ratio"):
+            ratio = processes["ratio"]
+            runs = [run for outcomes in processes["runs"].values() for run in outcomes]
+            lines.append(f"{processes['sources']} sources in one `gainctl run` {processes['one_process_fps']:.1f} decisions/s "
+                         f"against {processes['sources']} processes {processes['processes_fps']:.1f} (medians of "
+                         f"{processes['rounds']} rounds): {ratio:.2f}x ({_verdict(ratio >= PROCESSES_RATIO, f'>= {PROCESSES_RATIO}x')}), "
+                         f"{sum(run['decisions_lost'] for run in runs)} decisions lost, order "
+                         f"{'kept' if all(run['in_order'] for run in runs) else 'BROKEN'}")
+    heads = out / HEADS_FILE
+    goal = PRESETS[name]["heads"]
+    if goal and heads.is_file():
+        cost = json.loads(heads.read_text())
+        lines.append(f"Heads: the bundle's OpenVINO INT8 p50 {cost['median_p50_ms']['bundle']:.1f} ms against a bare "
+                     f"{cost['backbone']} classifier's {cost['median_p50_ms']['bare']:.1f} ms (medians of {cost['rounds']} "
+                     f"interleaved rounds, `benchmarks/heads_cost.py`): {cost['ratio']:.2f}x ({_verdict(cost['ratio'] <= goal, f'<= {goal}x')})")
     return lines
+
+
+def _verdict(met: bool, target: str) -> str:
+    return f"target {target}: {'met' if met else 'missed'}"
 
 
 PROFILE_HEADING = "## Profile"
@@ -154,6 +177,12 @@ def main() -> None:
                     "openvino,onnxruntime,torch", "--precisions", "fp32,int8", "--batch", args.batch,
                     "--duration", str(args.duration), "--data", str(data), "--stream", str(video),
                     "--out", str(out), log=log)
+            if PRESETS[name]["heads"]:
+                from heads_cost import heads_cost
+
+                log.append(f"python benchmarks/heads_cost.py {bundle} {data}")
+                print("$", log[-1], flush=True)
+                atomic_write_json(out / HEADS_FILE, heads_cost(bundle, data))
             for path in (out / "report.json", out / "report.md"):  # no paths of this machine in the repo
                 text = path.read_text().replace(str(work), "$WORK").replace(str(out), "$OUT")
                 atomic_write_text(path, text)
