@@ -6,6 +6,8 @@ import queue
 import threading
 from typing import Any
 
+import numpy as np
+
 from edge.backends.base import Feed, Outputs, Runner, require
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
@@ -85,8 +87,16 @@ class OpenVINORunner(Runner):
                 compiled = self._core.compile_model(model, self.device, self._config)
                 count = self._requested_jobs or int(compiled.get_property(props.optimal_number_of_infer_requests))
                 idle: queue.SimpleQueue = queue.SimpleQueue()
+                blank = {spec.name: np.zeros(spec.shape(batch), np.dtype(spec.dtype))}
                 for _ in range(max(1, count)):
-                    idle.put(compiled.create_infer_request())
+                    request = compiled.create_infer_request()
+                    # Each request's first inference, one after the other, before any frame: two
+                    # requests running their first at once can deadlock inside OpenVINO's Python
+                    # binding (seen with 2026.4: both threads stuck filling their input tensor, in
+                    # 2 of 40 runs of two cameras on THROUGHPUT's two requests). A frame then never
+                    # pays for a request's first run either.
+                    request.infer(blank)
+                    idle.put(request)
                 self._per_batch[batch] = (compiled, idle)
             return self._per_batch[batch][1]
 

@@ -58,8 +58,9 @@ MAX_LIVE_FPS = 30.0
 @click.option("--fps", type=float, default=0.0, help="Camera fps to request; nominal fps of a live source (counts frames lost while it is away).")
 @click.option("--fourcc", default="", help="Camera pixel format to request, e.g. MJPG.")
 @click.option("--device", default="CPU", show_default=True, help="OpenVINO device: CPU, GPU, NPU or AUTO.")
-@click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False), default="LATENCY", show_default=True,
-              help="OpenVINO performance hint.")
+@click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False), default=None,
+              help="OpenVINO performance hint (default: LATENCY for one station, one inference on every core; "
+                   "THROUGHPUT for several, an inference per core so that their frames run side by side).")
 @click.option("--jobs", type=int, default=None, help="Inferences in flight (default: the backend's choice).")
 @click.option("--queue-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames buffered between capture and inference.")
 @click.option("--serve", default=None, metavar="[HOST:]PORT",
@@ -74,7 +75,7 @@ MAX_LIVE_FPS = 30.0
                    "lower it there.")
 def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_file: Optional[str], recursive: bool, backend: str, precision: str, mode: str,
         deadline_ms: Optional[float], sinks: Tuple[str, ...], save_rejects: Optional[str], show: bool,
-        max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: str,
+        max_frames: Optional[int], width: int, height: int, fps: float, fourcc: str, device: str, hint: Optional[str],
         jobs: Optional[int], queue_size: int, serve: Optional[str], serve_token: Optional[str], serve_linger: float,
         serve_fps: Optional[float], threshold_override: Optional[float], trust_key: Optional[str]) -> None:
     """Stream camera frames through a bundle to accept/reject decisions."""
@@ -126,7 +127,8 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
             from edge.sinks.overlay import ShowSink
 
             opened.append(ShowSink(localizes=bundle.spec.localizes))
-        runner = selection.open(bundle, **info.options_for(device=device, hint=hint.upper(), jobs=jobs))
+        hint = (hint or ("THROUGHPUT" if len(entries) > 1 else "LATENCY")).upper()
+        runner = selection.open(bundle, **info.options_for(device=device, hint=hint, jobs=jobs))
         runner.activate()
     except ValueError as exc:  # BundleError, BackendError, SourceError, SinkError, MonitorError, a device not present
         _close_all(_all_sinks(opened, own) + frames)
@@ -144,7 +146,8 @@ def run(model: str, cameras: Tuple[int, ...], sources: Tuple[str, ...], line_fil
                f"no regions: strategy {bundle.spec.strategy} did not train the localization head")
     names = [entry.name for entry in entries]
     described = ", ".join(f"{name}: {src.name}" if name else src.name for name, src in zip(names, frames))
-    click.echo(f"gainctl run: {described} -> {selection.describe()}, {regions}, mode {mode}", err=True)
+    hinted = f", {hint} hint, {runner.jobs} job(s)" if info.takes("hint") else ""
+    click.echo(f"gainctl run: {described} -> {selection.describe()}{hinted}, {regions}, mode {mode}", err=True)
     overridden = None
     if threshold_override is not None:
         overridden = {"threshold_overridden": True, "bundle_threshold": selection.threshold}

@@ -71,8 +71,10 @@ class Line:
                     watchdog=self.watchdog, dispatcher=self.dispatcher,
                     route=[*sinks, *spec.sinks] if own else None)
             for spec in stations]
-        # One frame per station at most, and never more than the runner takes in one feed.
-        batch = min(len(self.stations), runner.max_batch or len(self.stations))
+        # One frame per station at most, spread over the runner's jobs (so that the cameras of one
+        # trigger run on every job at once, not all on one while the others idle), and never more
+        # than the runner takes in one feed.
+        batch = min(-(-len(self.stations) // runner.jobs), runner.max_batch or len(self.stations))
         self.scheduler = Scheduler(runner, self.intake, self.watchdog, max_batch=batch, batch_wait_s=batch_wait_s)
         self.stopping = False
         self._errors: List[BaseException] = []

@@ -39,6 +39,8 @@ def test_several_sources_share_one_model_and_keep_each_station_s_order(bundle_an
                                        "--save-rejects", str(tmp_path / "rejects")])
     assert result.exit_code == 0, result.output
     assert "top: video file" in result.output and "side: video file" in result.output
+    if backend == "openvino":  # several stations: an inference per core, their frames side by side
+        assert "THROUGHPUT hint, " in result.output
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     for station, labels in (("top", top_labels), ("side", side_labels)):
         decisions = [e for e in events if e["kind"] == "decision" and e["station"] == station]
@@ -54,8 +56,10 @@ def test_several_sources_share_one_model_and_keep_each_station_s_order(bundle_an
 def test_a_single_source_s_events_name_no_station(bundle_and_videos, tmp_path: Path) -> None:
     bundle, top, _, _, _ = bundle_and_videos
     journal = tmp_path / "journal.jsonl"
-    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--source", str(top), "--sink", f"journal:{journal}"])
+    result = CliRunner().invoke(main, ["run", "--model", str(bundle), "--source", str(top), "--backend", "openvino",
+                                       "--sink", f"journal:{journal}"])
     assert result.exit_code == 0, result.output
+    assert "LATENCY hint, 1 job(s)" in result.output  # one station: one inference on every core
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     assert not any("station" in e for e in events) and "stations" not in events[-1]["detail"]
 

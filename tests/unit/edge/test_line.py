@@ -109,6 +109,20 @@ def test_a_line_of_more_stations_than_the_runner_s_batch_batches_no_more_than_it
     assert all(len(_decisions(sink, f"s{i}")) == 4 for i in range(5))
 
 
+def test_frames_that_come_together_are_spread_over_the_runner_s_jobs() -> None:
+    """Four cameras on a runner with two jobs: two inferences of two frames each, both jobs busy at
+    once, rather than one of four while the other job idles."""
+    runner = ScriptedRunner(delay_s=0.02)
+    runner.jobs = 2
+    sink = ListSink()
+    line = Line([StationSpec(_camera(SyntheticCamera(6), live=False), f"s{i}") for i in range(4)], runner, 0.5, [sink])
+    with runner:
+        summary = line.run()
+    assert line.scheduler.max_batch == 2 and max(summary.batches) == 2
+    assert sum(size * count for size, count in summary.batches.items()) == 24
+    assert all([e.frame for e in _decisions(sink, f"s{i}")] == list(range(6)) for i in range(4))
+
+
 def test_the_batch_wait_never_runs_past_a_deadline() -> None:
     runner = ScriptedRunner()
     scheduler = Scheduler(runner, intake=None, watchdog=None, max_batch=4, batch_wait_s=100.0)  # type: ignore[arg-type]
