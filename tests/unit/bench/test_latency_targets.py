@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -10,15 +9,12 @@ from pathlib import Path
 import pytest
 
 from edge.bench.schema import Report, Row
-from tests.conftest import REPO
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def latency():
-    spec = importlib.util.spec_from_file_location("latency", REPO / "benchmarks" / "latency.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("latency")
 
 
 def _row(backend: str, p50: float, speedup: float) -> Row:

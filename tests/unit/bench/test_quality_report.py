@@ -3,19 +3,15 @@ no folder of the machine it ran on."""
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def quality():
-    spec = importlib.util.spec_from_file_location("quality", REPO / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("quality")
 
 
 def _rows(scored: list[tuple[float, int]]) -> list[dict[str, str]]:
