@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.backends.base import Feed, Outputs, Runner, require
+from edge.backends.base import BackendError, Feed, Outputs, Runner, require
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 HINTS = ("LATENCY", "THROUGHPUT")
@@ -95,7 +95,11 @@ class OpenVINORunner(Runner):
                     # binding (seen with 2026.4: both threads stuck filling their input tensor, in
                     # 2 of 40 runs of two cameras on THROUGHPUT's two requests). A frame then never
                     # pays for a request's first run either.
-                    request.infer(blank)
+                    try:
+                        request.infer(blank)
+                    except Exception as exc:  # at activation: the run is refused before any frame, saying why
+                        said = " ".join(str(exc).split("\nAt:")[0].split())  # OpenVINO appends Python's stack
+                        raise BackendError(f"openvino: {self.model_path} does not run on {self.device}: {said}") from exc
                     idle.put(request)
                 self._per_batch[batch] = (compiled, idle)
             return self._per_batch[batch][1]

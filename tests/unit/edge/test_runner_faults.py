@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edge.backends import open_runner
+from edge.backends.base import BackendError
 from edge.preprocess import resize_frame
 from tests.helpers.tiny_bundle import SIZE, synth_frame
 from tests.unit.edge.fakes import ScriptedRunner
@@ -43,9 +44,12 @@ def test_outputs_that_cannot_be_selected_reach_the_callback_as_an_error() -> Non
     runner.deactivate()
 
 
-def _failing_model(ov: Any) -> Any:
-    """The bundle's input, through an op that raises when it runs: an inference that fails inside OpenVINO."""
+def _failing_model(ov: Any, runs: int = 0) -> Any:
+    """The bundle's input, through an op that passes it on ``runs`` times and then raises: an
+    inference that fails inside OpenVINO (a device lost after the runner's first inference)."""
     import openvino.opset13 as ops
+
+    done = [0]
 
     class Failing(ov.Op):
         def __init__(self, inputs: Any = None) -> None:
@@ -63,7 +67,12 @@ def _failing_model(ov: Any) -> Any:
             return True
 
         def evaluate(self, outputs: Any, inputs: Any) -> bool:
-            raise RuntimeError("device lost")
+            if done[0] >= runs:
+                raise RuntimeError("device lost")
+            done[0] += 1
+            outputs[0].shape = inputs[0].shape
+            outputs[0].data[:] = inputs[0].data
+            return True
 
         def visit_attributes(self, visitor: Any) -> bool:
             return True
@@ -75,9 +84,9 @@ def _failing_model(ov: Any) -> Any:
 
 def test_a_failed_openvino_request_reaches_the_callback(tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ov = pytest.importorskip("openvino", reason="openvino is not installed (openvino extra)")
-    monkeypatch.setattr(ov.Core, "read_model", lambda self, path: _failing_model(ov))
+    monkeypatch.setattr(ov.Core, "read_model", lambda self, path: _failing_model(ov, runs=1))
     runner = open_runner(tiny_bundle_dir, "openvino", jobs=1)
-    runner.activate()
+    runner.activate()  # its one request ran once, on a blank frame
     callback = Calls()
     runner.submit(_feed(), callback)
     assert callback.called.wait(5), "OpenVINO's failure never reached the callback"
@@ -87,6 +96,15 @@ def test_a_failed_openvino_request_reaches_the_callback(tiny_bundle_dir: Path, m
     with pytest.raises(RuntimeError, match="device lost"):
         runner.infer(_feed())
     runner.deactivate()
+
+
+def test_an_openvino_model_that_cannot_run_is_refused_at_activation(tiny_bundle_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    ov = pytest.importorskip("openvino", reason="openvino is not installed (openvino extra)")
+    monkeypatch.setattr(ov.Core, "read_model", lambda self, path: _failing_model(ov))
+    runner = open_runner(tiny_bundle_dir, "openvino", jobs=2)
+    with pytest.raises(BackendError, match=r"model\.xml does not run on CPU: .*device lost"):
+        runner.activate()
 
 
 def test_onnxruntime_reads_its_output_names_once(tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
