@@ -237,4 +237,7 @@ def test_a_full_disk_loses_the_webhook_its_events_not_the_run(line: tuple, tmp_p
     events = [json.loads(x) for x in journal.read_text().splitlines()]
     assert [e["frame"] for e in events if e["kind"] == "decision"] == list(range(FRAMES))   # the journal keeps them
     counters = events[-1]["detail"]["sinks"][f"webhook:http://127.0.0.1:{port}/hook"]
-    assert counters["delivered"] == 0 and counters["pending"] == 0 and counters["overflowed"] >= FRAMES
+    # The summary is counted while the sink may still hold its one queued event (queue=1; the intake
+    # thread takes the queue every 50 ms): that one is pending, every other event is counted lost.
+    assert counters["delivered"] == 0 and counters["pending"] <= 1
+    assert counters["overflowed"] + counters["pending"] >= FRAMES
