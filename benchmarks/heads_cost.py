@@ -18,7 +18,6 @@ import json
 import statistics
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ def bare_classifier_ir(bundle: Bundle, data: Path, folder: Path) -> Path:
 
     from calibration.dataset import load_frame
     from calibration.openvino import quantize_ir
-    from gain_mtl.export.onnx import MIN_OPSET
+    from gain_mtl.export.onnx import export_onnx
     from gain_mtl.export.openvino import convert_to_ir, save_ir
 
     spec = bundle.spec
@@ -55,6 +54,7 @@ def bare_classifier_ir(bundle: Bundle, data: Path, folder: Path) -> Path:
         def __init__(self) -> None:
             super().__init__()
             self.backbone = backbone
+            # The graph's per-channel scale and shift (their values do not change the speed).
             self.register_buffer("scale", torch.full((1, 3, 1, 1), 1 / 58.0), persistent=False)
             self.register_buffer("shift", torch.full((1, 3, 1, 1), 2.0), persistent=False)
 
@@ -65,11 +65,7 @@ def bare_classifier_ir(bundle: Bundle, data: Path, folder: Path) -> Path:
 
     size = spec.input.height
     onnx_path = folder / "bare.onnx"
-    with warnings.catch_warnings():  # the bundle's exporter too (gain_mtl/export/onnx.py says why)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(Bare().eval(), (torch.zeros(1, size, size, 3, dtype=torch.uint8),), str(onnx_path),
-                          input_names=[spec.input.name], output_names=[BARE_OUTPUT], opset_version=MIN_OPSET,
-                          dynamo=False, dynamic_axes={spec.input.name: {0: "batch"}, BARE_OUTPUT: {0: "batch"}})
+    export_onnx(Bare(), onnx_path, size, output_names=(BARE_OUTPUT,))
     manifest = json.loads((bundle.folder / "calibration" / "manifest.json").read_text())
     frames = np.stack([load_frame(data / item["path"], size) for item in manifest["images"]])
     batches = [frames[i:i + manifest["batch_size"]] for i in range(0, len(frames), manifest["batch_size"])]

@@ -25,8 +25,12 @@ class OnnxExportError(ValueError):
     """The graph could not be written as a valid ONNX model."""
 
 
-def export_onnx(graph: InferenceGraph, path: str | Path, image_size: int, opset: int = MIN_OPSET) -> dict:
-    """Write ``graph`` to ``path``; returns what was done (opset, slimmed, node count)."""
+def export_onnx(graph: InferenceGraph | torch.nn.Module, path: str | Path, image_size: int, opset: int = MIN_OPSET,
+                output_names: tuple[str, ...] = OUTPUT_NAMES) -> dict:
+    """Write ``graph`` to ``path``; returns what was done (opset, slimmed, node count).
+
+    ``output_names``: another module taking the same uint8 frames (benchmarks/heads_cost.py's bare
+    classifier) names its own outputs and goes through the same export."""
     import onnx
 
     if opset < MIN_OPSET:
@@ -37,8 +41,8 @@ def export_onnx(graph: InferenceGraph, path: str | Path, image_size: int, opset:
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             graph.eval(), (example,), str(path),
-            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES), opset_version=opset,
-            dynamo=False, dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
+            input_names=[INPUT_NAME], output_names=list(output_names), opset_version=opset,
+            dynamo=False, dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *output_names)},
         )
     model = onnx.load(str(path))
     nodes_before = len(model.graph.node)
