@@ -20,9 +20,10 @@ import time
 import urllib.request
 from typing import Any, Callable, Dict, Optional
 
-ROUNDS = 3
+ROUNDS = 5
 STATE_POLL_S = 1.0
 READY_TIMEOUT_S = 15.0
+READ_TIMEOUT_S = 5.0
 
 
 class WatchingClient:
@@ -31,7 +32,7 @@ class WatchingClient:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.bytes: Dict[str, int] = {}
-        self.cpu_s = 0.0  # the client's CPU time, user and system, at the end of the watching
+        self.stalls: Dict[str, int] = {}  # streams silent for READ_TIMEOUT_S and opened again, by path
         self._process: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "WatchingClient":
@@ -50,16 +51,22 @@ class WatchingClient:
             raise RuntimeError(f"the watching client did not connect to {self.base_url} within {READY_TIMEOUT_S:g} s")
         return self
 
+    def cpu_seconds(self) -> float:
+        """The client's CPU time so far: read around the run, since its start (an interpreter and
+        its imports, before the line's first frame) would count as much as a short run's watching."""
+        assert self._process is not None
+        return cpu_seconds(self._process.pid)
+
     def __exit__(self, *exc: Any) -> None:
         assert self._process is not None
-        self.cpu_s = cpu_seconds(self._process.pid)
         try:
             out, _ = self._process.communicate("", timeout=30)  # closing its stdin ends the watching
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
             raise
-        self.bytes = json.loads(out.strip().splitlines()[-1])
+        watched = json.loads(out.strip().splitlines()[-1])
+        self.bytes, self.stalls = watched["bytes"], watched["stalls"]
 
 
 class Watcher:
@@ -68,6 +75,7 @@ class Watcher:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.bytes = {"stream.mjpg": 0, "events": 0, "api/state": 0}
+        self.stalls = {path: 0 for path in self.bytes}
         self._stop = threading.Event()
         self._first = {path: threading.Event() for path in self.bytes}
         self._threads = [threading.Thread(target=self._pull, args=(path,), daemon=True) for path in ("stream.mjpg", "events")]
@@ -86,13 +94,18 @@ class Watcher:
             thread.join(5.0)
 
     def _pull(self, path: str) -> None:
-        with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
-            while not self._stop.is_set():
-                try:
-                    self.bytes[path] += len(response.read1(65536))
-                except TimeoutError:
-                    continue
-                self._first[path].set()
+        """Read ``path`` until told to stop; a stream silent for ``READ_TIMEOUT_S`` is opened again, as a
+        browser does, and counted in ``stalls``: the client keeps watching to the end of the run, and the
+        report says whether the page would have frozen."""
+        while not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(self.base_url + path, timeout=READ_TIMEOUT_S) as response:
+                    while not self._stop.is_set():
+                        self.bytes[path] += len(response.read1(65536))
+                        self._first[path].set()
+            except (TimeoutError, OSError):
+                if not self._stop.is_set():
+                    self.stalls[path] += 1
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -122,10 +135,10 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
 
     ``run(rate_fps, monitored)`` is one stream run returning (summary, decision events); with a
     ``monitored`` dict it runs with the monitor and one ``WatchingClient`` and fills in ``counted``
-    (decisions the monitor counted), ``client_bytes`` (by stream) and ``cpu_s`` (CPU seconds of the line's,
+    (decisions the monitor counted), ``client_bytes`` and ``client_stalls`` (by stream) and ``cpu_s`` (CPU seconds of the line's,
     the monitor's and the client's process during the run; as cores busy, medians, in ``cores``).
     """
-    results: dict[str, dict[str, list]] = {name: {"fps": [], "p99_ms": [], "lost": [], "client_bytes": [], "cores": []}
+    results: dict[str, dict[str, list]] = {name: {"fps": [], "p99_ms": [], "lost": [], "client_bytes": [], "client_stalls": [], "cores": []}
                                            for name in ("without", "with")}
     for index in range(rounds):
         for name in ("without", "with"):
@@ -137,6 +150,7 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
                 if monitored is not None:
                     lost += abs(monitored["counted"] - summary.frames)
                     results[name]["client_bytes"].append(monitored["client_bytes"])
+                    results[name]["client_stalls"].append(sum(monitored["client_stalls"].values()))
                     if rate is None:  # the unpaced run: what each process took of the cores while the line ran flat out
                         results[name]["cores"].append({who: seconds / summary.elapsed_s
                                                        for who, seconds in monitored["cpu_s"].items()})
@@ -154,11 +168,12 @@ def compare_monitor(run: Callable[[float | None, dict | None], tuple[Any, list]]
         "decisions_lost": sum(results["with"]["lost"]), "decisions_lost_without": sum(results["without"]["lost"]),
         "cores": {who: statistics.median(run[who] for run in results["with"]["cores"])
                   for who in (results["with"]["cores"][0] if results["with"]["cores"] else {})},
-        "client_bytes": sum(sum(run.values()) for run in results["with"]["client_bytes"]), "runs": results,
+        "client_bytes": sum(sum(run.values()) for run in results["with"]["client_bytes"]),
+        "client_stalls": sum(results["with"]["client_stalls"]), "runs": results,
     }
 
 
 if __name__ == "__main__":
     watcher = Watcher(sys.argv[1])
     watcher.watch_until_stdin_closes()
-    print(json.dumps(watcher.bytes))
+    print(json.dumps({"bytes": watcher.bytes, "stalls": watcher.stalls}))

@@ -173,7 +173,8 @@ def monitor_markdown(monitor: dict[str, Any] | None) -> list[str]:
     return ["### With the `--serve` monitor and one client", "",
             f"Medians of {monitor['rounds']} interleaved rounds; p99 frame-to-decision paced at "
             f"{_num(monitor['paced_fps'])} fps; the client read the MJPEG stream, /events and /api/state every second "
-            f"({monitor['client_bytes'] / 2**20:.1f} MiB in all).", "",
+            f"({monitor['client_bytes'] / 2**20:.1f} MiB in all; streams silent for 5 s and opened again: "
+            f"{monitor.get('client_stalls', 0)}).", "",
             "| | Throughput fps | p99 ms |", "|---|---|---|",
             f"| without | {_num(without['fps'])} | {_num(without['p99_ms'], 2)} |",
             f"| with | {_num(with_['fps'])} | {_num(with_['p99_ms'], 2)} |",
@@ -189,7 +190,7 @@ def _cores_line(cores: dict[str, float] | None) -> list[str]:
         return []
     return ["Cores busy during the unpaced runs with the monitor (CPU seconds per second, medians): "
             + ", ".join(f"{who} {_num(n, 2)}" for who, n in cores.items())
-            + " (the client's over its whole watch, a little longer than the run).", ""]
+            + " (each counted from the line's first frame to its last).", ""]
 
 
 def _save(fig: Any, path: Path) -> None:

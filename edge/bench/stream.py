@@ -87,13 +87,14 @@ def _run_watched(monitor: Any, pipeline: Any, bundle: Bundle, row: Any, threshol
                   pipeline.queue_depth, sinks, localizes=bundle.spec.localizes)
     try:
         with WatchingClient(monitor.url()) as client:
-            line_cpu, monitor_cpu = cpu_seconds(), cpu_seconds(monitor.pid)
+            before = cpu_seconds(), cpu_seconds(monitor.pid), client.cpu_seconds()
             summary = pipeline.run()
-            line_cpu, monitor_cpu = cpu_seconds() - line_cpu, cpu_seconds(monitor.pid) - monitor_cpu
+            line_cpu, monitor_cpu, client_cpu = (after - start for after, start in
+                                                 zip((cpu_seconds(), cpu_seconds(monitor.pid), client.cpu_seconds()), before))
         monitor.sync()
         monitored["counted"] = counted_by(monitor.url())
-        monitored["client_bytes"] = dict(client.bytes)
-        monitored["cpu_s"] = {"line": line_cpu, "monitor": monitor_cpu, "client": client.cpu_s}
+        monitored["client_bytes"], monitored["client_stalls"] = dict(client.bytes), dict(client.stalls)
+        monitored["cpu_s"] = {"line": line_cpu, "monitor": monitor_cpu, "client": client_cpu}
     finally:
         monitor.close()
     return summary
@@ -151,7 +152,7 @@ def bench_stream(bundle: Bundle, settings: Any, rows: list[Any], log: Callable[[
             outcome = _run(bundle, settings, row, rate, monitored)
             return outcome[0], outcome[3].events
 
-        monitor = compare_monitor(one_run, paced_rate, log)
+        monitor = compare_monitor(one_run, paced_rate, log, rounds=settings.rounds)
     return {
         "monitor": monitor,
         "cameras": bench_cameras(bundle, settings, row, capacity, log),

@@ -57,7 +57,8 @@ def bench_command(references: ReferenceFactories | None = None) -> click.Group:
     @click.option("--runs", type=click.IntRange(min=1), help="Latency runs per row (default 100 when --duration is not given).")
     @click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0), help="Warm-up runs per row.")
     @click.option("--rounds", default=5, show_default=True, type=click.IntRange(min=1),
-                  help="Latency runs are split into rounds interleaved across rows, so drift hits every row alike.")
+                  help="Latency runs are split into rounds interleaved across rows, so drift hits every row alike; "
+                       "--serve compares without and with the monitor in as many rounds.")
     @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
                   help="Checkpoint the bundle was exported from, for the torch reference row.")
     @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Folder for report.json/.md and the plots.")

@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Protocol, Tuple
 
 import numpy as np
 
-from edge.events import Event, Region
+from edge.events import REJECT, Event, Region
 from edge.monitor.feed import Picture, RejectKey
 from edge.monitor.state import MonitorState
 from edge.sinks.base import FrameContext
@@ -68,12 +68,16 @@ def _scaled(event: Event, factor: float) -> Event:
 
 
 def _resize(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` scaled by ``factor``: whole pixels up, bilinear down to half (a 640-wide frame to the
+    live view's 480: a fifth of INTER_AREA's time, 0.24 against 1.2 ms), area averaging further down
+    (a thumbnail), where bilinear would alias."""
     import cv2
 
     if factor == 1.0:
         return image
     size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if factor > 1 else cv2.INTER_AREA)
+    method = cv2.INTER_NEAREST if factor > 1 else cv2.INTER_LINEAR if factor >= 0.5 else cv2.INTER_AREA
+    return cv2.resize(image, size, interpolation=method)
 
 
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -93,6 +97,22 @@ def draw(event: Event, context: FrameContext, localizes: bool, factor: Optional[
     if factor is None:
         factor = display_scale(context.image.shape[1])
     return render_overlay(_resize(context.image, factor), context.outputs, _scaled(event, factor), localizes)
+
+
+def warm_up(localizes: bool = True) -> None:
+    """Draw and encode one blank frame, so that OpenCV is loaded before the line's first frame.
+
+    Loading OpenCV takes a few hundred milliseconds of CPU and reads its libraries from disk. Paid
+    at the first live frame, that happened while the line ran, and it was the whole cost a viewer
+    measured: on 2 cores, p99 frame-to-decision paced at 240 fps went from 14 to 38-44 ms with a
+    viewer whose stream sent nothing after its first frame, and to 16 ms with OpenCV loaded at
+    start (docs/design-choices.md #37). The idle scheduling class does not shield the line from it.
+    """
+    blank = np.zeros((MIN_WIDTH * 3 // 4, MIN_WIDTH, 3), np.uint8)
+    outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
+    event = Event(kind="decision", run="warm-up", frame=0, decision=REJECT, score=1.0,
+                  regions=[Region(8, 8, 16, 16, 256, 1.0)])
+    encode_jpeg(draw(event, FrameContext(blank, outputs), localizes))
 
 
 class FrameEncoder:

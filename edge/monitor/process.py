@@ -148,11 +148,12 @@ def take_in(events: socket.socket, state: MonitorState, pause_s: float = TAKE_IN
 def serve(listen: socket.socket, events: socket.socket, requests: Connection, config: Dict[str, Any]) -> None:
     """Serve until the line closes ``events``."""
     from edge.monitor.app import create_app
-    from edge.monitor.frames import LIVE_FPS, FrameEncoder
+    from edge.monitor.frames import LIVE_FPS, FrameEncoder, warm_up
     from edge.monitor.metrics import LineCollector, line_registry
     from edge.monitor.server import MonitorServer
 
     info, threshold = config["info"], config["threshold"]
+    warm_up(config["localizes"])  # the line starts once this process answers its first sync mark, below
     state = MonitorState()
     pixels = PixelClient(requests)
     encoder = FrameEncoder(state, pixels, config["localizes"], config["live_fps"] or LIVE_FPS)

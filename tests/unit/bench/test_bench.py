@@ -165,12 +165,14 @@ def test_missing_data_layout_is_named(tiny_bundle: Path, tmp_path: Path) -> None
 def test_stream_reports_stages_and_ratio(tiny_bundle: Path, line_video: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bench", "--model", str(tiny_bundle), "--backends", "onnxruntime",
                                        "--precisions", "fp32", "--runs", "5", "--stream", str(line_video),
-                                       "--serve", "--out", str(tmp_path)])
+                                       "--serve", "--rounds", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     stream = read_report(tmp_path / "report.json").stream
     # Without and with the --serve monitor and one watching client (its own process): nothing lost, the client was fed.
     monitor = stream["monitor"]
     assert monitor["decisions_lost"] == 0 and monitor["decisions_lost_without"] == 0
+    assert monitor["rounds"] == 2 and len(monitor["runs"]["with"]["fps"]) == 2
+    assert set(monitor["cores"]) == {"line", "monitor", "client"} and min(monitor["cores"].values()) >= 0
     assert all(run[path] > 0 for run in monitor["runs"]["with"]["client_bytes"] for path in ("stream.mjpg", "events", "api/state"))
     assert monitor["fps_ratio"] == pytest.approx(monitor["with"]["fps"] / monitor["without"]["fps"])
     assert stream["status"] == "ok" and stream["backend"] == "onnxruntime"

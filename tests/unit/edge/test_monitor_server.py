@@ -263,6 +263,13 @@ def test_every_thread_of_the_monitor_runs_in_the_idle_class(monitor: Monitor) ->
     assert len(classes) > 1 and set(classes) == {os.SCHED_IDLE}
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's mapped libraries from Linux's /proc")
+def test_opencv_is_loaded_before_the_line_starts(monitor: Monitor) -> None:
+    # Loading it at the first live frame, while the line ran, tripled the line's p99 (docs/design-choices.md #37).
+    maps = Path(f"/proc/{monitor.pid}/maps").read_text()
+    assert "cv2" in maps or "opencv" in maps.lower(), "the monitor's process has not loaded OpenCV by the time it answered"
+
+
 def test_a_monitor_that_has_died_costs_the_line_nothing() -> None:
     # The line keeps sending at full speed; the events are counted as dropped, never waited for.
     monitor = start(None)
