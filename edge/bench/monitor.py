@@ -24,6 +24,7 @@ ROUNDS = 5
 STATE_POLL_S = 1.0
 READY_TIMEOUT_S = 15.0
 READ_TIMEOUT_S = 5.0
+RETRY_S = 0.5
 
 
 class WatchingClient:
@@ -106,6 +107,7 @@ class Watcher:
             except (TimeoutError, OSError):
                 if not self._stop.is_set():
                     self.stalls[path] += 1
+                    self._stop.wait(RETRY_S)  # a monitor that has gone refuses at once: no busy loop
 
     def _poll(self) -> None:
         while not self._stop.is_set():

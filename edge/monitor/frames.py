@@ -102,11 +102,11 @@ def draw(event: Event, context: FrameContext, localizes: bool, factor: Optional[
 def warm_up(localizes: bool = True) -> None:
     """Draw and encode one blank frame, so that OpenCV is loaded before the line's first frame.
 
-    Loading OpenCV takes a few hundred milliseconds of CPU and reads its libraries from disk. Paid
-    at the first live frame, that happened while the line ran, and it was the whole cost a viewer
-    measured: on 2 cores, p99 frame-to-decision paced at 240 fps went from 14 to 38-44 ms with a
-    viewer whose stream sent nothing after its first frame, and to 16 ms with OpenCV loaded at
-    start (docs/design-choices.md #37). The idle scheduling class does not shield the line from it.
+    Loaded at the first live frame, OpenCV was loaded while the line ran, and that was most of what
+    a viewer cost the line's tail: on 2 cores, p99 frame-to-decision paced at 240 fps went from 14
+    to 38-44 ms with a viewer whose stream sent nothing after its first frame, and stayed at 16 ms
+    with OpenCV loaded at start (docs/design-choices.md #37). The idle scheduling class did not
+    shield the line from the load.
     """
     blank = np.zeros((MIN_WIDTH * 3 // 4, MIN_WIDTH, 3), np.uint8)
     outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
