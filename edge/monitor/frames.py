@@ -100,7 +100,8 @@ def draw(event: Event, context: FrameContext, localizes: bool, factor: Optional[
 
 
 def warm_up(localizes: bool = True) -> None:
-    """Draw and encode one blank frame, so that OpenCV is loaded before the line's first frame.
+    """Draw and encode a blank frame at the live view's and a thumbnail's scale, so that OpenCV is
+    loaded, and each of its paths has run once, before the line's first frame.
 
     Loaded at the first live frame, OpenCV was loaded while the line ran, and that was most of what
     a viewer cost the line's tail: on 2 cores, p99 frame-to-decision paced at 240 fps went from 14
@@ -108,11 +109,11 @@ def warm_up(localizes: bool = True) -> None:
     with OpenCV loaded at start (docs/design-choices.md #37). The idle scheduling class did not
     shield the line from the load.
     """
-    blank = np.zeros((MIN_WIDTH * 3 // 4, MIN_WIDTH, 3), np.uint8)
-    outputs = {"localization_map": np.zeros((1, 1, 8, 8), np.float32)}
+    blank = FrameContext(np.zeros((480, 640, 3), np.uint8), {"localization_map": np.zeros((1, 1, 8, 8), np.float32)})
     event = Event(kind="decision", run="warm-up", frame=0, decision=REJECT, score=1.0,
                   regions=[Region(8, 8, 16, 16, 256, 1.0)])
-    encode_jpeg(draw(event, FrameContext(blank, outputs), localizes))
+    for width in (LIVE_WIDTH, THUMB_WIDTH):  # every path a picture takes: bilinear and area scaling
+        encode_jpeg(draw(event, blank, localizes, width / blank.image.shape[1]))
 
 
 class FrameEncoder:
