@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
+START_TIMEOUT_S = 10.0
+START_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -48,34 +50,58 @@ class Broker:
                  users: Optional[Dict[str, str]] = None) -> None:
         self.port = port
         self.conf = folder / "mosquitto.conf"
+        self.log = folder / "mosquitto.log"
         (folder / "data").mkdir(exist_ok=True)
         # Run as the current user: started as root, mosquitto would switch to its own user and
         # could not write its persistence file into this folder.
-        lines = [f"listener {port} 127.0.0.1", f"allow_anonymous {'false' if users else 'true'}",
-                 f"user {getpass.getuser()}", "persistence true", f"persistence_location {folder / 'data'}/"]
+        self._settings = [f"allow_anonymous {'false' if users else 'true'}",
+                          f"user {getpass.getuser()}", "persistence true", f"persistence_location {folder / 'data'}/"]
         if users:
             passwd = folder / "passwd"
             for i, (name, password) in enumerate(users.items()):
                 subprocess.run([str(MOSQUITTO_PASSWD), "-b", *(["-c"] if i == 0 else []), str(passwd), name, password],
                                check=True, capture_output=True)
-            lines.append(f"password_file {passwd}")
+            self._settings.append(f"password_file {passwd}")
         if tls:
-            lines += [f"certfile {tls.cert}", f"keyfile {tls.key}"]
+            self._settings += [f"certfile {tls.cert}", f"keyfile {tls.key}"]
             if tls.client_ca:
-                lines += [f"cafile {tls.client_ca}", "require_certificate true"]
-        self.conf.write_text("\n".join(lines) + "\n")
+                self._settings += [f"cafile {tls.client_ca}", "require_certificate true"]
+        self._write_conf()
         self.proc: Optional[subprocess.Popen] = None
+        self._started = False
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+    def _write_conf(self) -> None:
+        self.conf.write_text("\n".join([f"listener {self.port} 127.0.0.1", *self._settings]) + "\n")
+
+    def start(self, attempts: int = START_ATTEMPTS) -> None:
+        """Start mosquitto and return once it accepts connections.
+
+        ``free_port`` only finds a port free at that moment: another process may bind it before
+        mosquitto does. On a first start that port is replaced by a new one; a restart keeps its
+        port (clients reconnect to it). Any other failure raises with mosquitto's own words.
+        """
+        for attempt in range(attempts):
+            with open(self.log, "wb") as log:
+                self.proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=log)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                    self._started = True
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            code = self.proc.poll()
+            if code is None:
+                self.stop()
+            said = self.log.read_text(errors="replace").strip()
+            if code is not None and "in use" in said and not self._started and attempt + 1 < attempts:
+                self.port = free_port()
+                self._write_conf()
+                continue
+            break
+        how = f"exited with {code}" if code is not None else f"accepted no connection within {START_TIMEOUT_S:g} s"
+        raise RuntimeError(f"mosquitto ({self.conf}) did not start on 127.0.0.1:{self.port}: it {how}; its log: {said[-500:] or '(empty)'}")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -87,3 +87,24 @@ def test_unreachable_broker_at_start_runs_on_and_spools(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"MQTT broker 127.0.0.1:{port} is unreachable; running on, spooling" in result.output
     assert len(Spool(spool)) == 5 + 1   # five decisions and the summary wait for the broker
+
+
+def test_a_port_taken_before_the_broker_binds_it_is_replaced(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:  # bound, not listening: as a port another process took for its own use
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        broker = Broker(tmp_path, port)
+        broker.start()
+        try:
+            assert broker.port != port
+            socket.create_connection(("127.0.0.1", broker.port), 1.0).close()
+            assert f"listener {broker.port} " in broker.conf.read_text()
+        finally:
+            broker.stop()
+        # A restart keeps its port: a broker that cannot have it says why, in mosquitto's words.
+        broker.port = port
+        broker._write_conf()
+        with pytest.raises(RuntimeError, match="in use"):
+            broker.start()
