@@ -82,21 +82,28 @@ class Watcher:
         self._threads = [threading.Thread(target=self._pull, args=(path,), daemon=True) for path in ("stream.mjpg", "events")]
         self._threads.append(threading.Thread(target=self._poll, daemon=True))
 
-    def watch_until_stdin_closes(self) -> None:
+    def start(self) -> None:
+        """Start watching; return once every stream has delivered its first bytes (or READY_TIMEOUT_S)."""
         for thread in self._threads:
             thread.start()
         deadline = time.monotonic() + READY_TIMEOUT_S
         for first in self._first.values():
             first.wait(max(0.0, deadline - time.monotonic()))
-        print("ready", flush=True)
-        sys.stdin.read()
+
+    def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(5.0)
 
+    def watch_until_stdin_closes(self) -> None:
+        self.start()
+        print("ready", flush=True)
+        sys.stdin.read()
+        self.stop()
+
     def _pull(self, path: str) -> None:
-        """Read ``path`` until told to stop; a stream silent for ``READ_TIMEOUT_S`` is opened again, as a
-        browser does, and counted in ``stalls``: the client keeps watching to the end of the run, and the
+        """Read ``path`` until told to stop; a stream silent for ``READ_TIMEOUT_S`` (or one that fails) is
+        opened again, as a browser does, and counted in ``stalls``: the client keeps watching to the end of the run, and the
         report says whether the page would have frozen."""
         while not self._stop.is_set():
             try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edge.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from edge.bench.monitor import READ_TIMEOUT_S
 from edge.bench.schema import Report, Row
 
 ACCURACY_COLUMNS = (("recall", "Recall"), ("precision", "Precision"), ("f1", "F1"),
@@ -173,8 +174,8 @@ def monitor_markdown(monitor: dict[str, Any] | None) -> list[str]:
     return ["### With the `--serve` monitor and one client", "",
             f"Medians of {monitor['rounds']} interleaved rounds; p99 frame-to-decision paced at "
             f"{_num(monitor['paced_fps'])} fps; the client read the MJPEG stream, /events and /api/state every second "
-            f"({monitor['client_bytes'] / 2**20:.1f} MiB in all; streams silent for 5 s and opened again: "
-            f"{monitor.get('client_stalls', 0)}).", "",
+            f"({monitor['client_bytes'] / 2**20:.1f} MiB in all; streams that failed or fell silent for "
+            f"{READ_TIMEOUT_S:g} s and were opened again: {monitor.get('client_stalls', 0)}).", "",
             "| | Throughput fps | p99 ms |", "|---|---|---|",
             f"| without | {_num(without['fps'])} | {_num(without['p99_ms'], 2)} |",
             f"| with | {_num(with_['fps'])} | {_num(with_['p99_ms'], 2)} |",

@@ -3,7 +3,6 @@ no folder of the machine it ran on."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.conftest import benchmark_script

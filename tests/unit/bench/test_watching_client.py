@@ -53,12 +53,9 @@ def test_a_silent_stream_is_opened_again_and_counted(silent_url: str, monkeypatc
     monkeypatch.setattr(bench_monitor, "READ_TIMEOUT_S", 0.3)
     monkeypatch.setattr(bench_monitor, "RETRY_S", 0.05)
     watcher = bench_monitor.Watcher(silent_url)
-    for worker in watcher._threads:
-        worker.start()
+    watcher.start()
     time.sleep(1.5)
-    watcher._stop.set()
-    for worker in watcher._threads:
-        worker.join(5.0)
+    watcher.stop()
     for path in ("stream.mjpg", "events"):
         # Read, fell silent, opened again and read again: more than one connection's worth of bytes.
         assert watcher.stalls[path] >= 2, watcher.stalls
